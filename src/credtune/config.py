@@ -1,0 +1,308 @@
+"""Recipes: stdlib dataclasses loaded from YAML, with dotted command-line overrides.
+
+A recipe holds only what differs from the defaults below. The `train:` section is handed
+verbatim to `transformers.TrainingArguments` (validated against its fields in `train.py`), so
+no Trainer option is re-declared here.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError, did_you_mean
+
+
+@dataclass
+class SplitConfig:
+    """How rows are divided; `time_column` switches from stratified random to oldest -> train."""
+
+    valid: float = 0.15
+    test: float = 0.2
+    time_column: str | None = None
+
+
+@dataclass
+class DataConfig:
+    path: str = ""
+    target: str = ""
+    positive: Any = None
+    negative: Any = None
+    id: str | None = None
+    text: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    protected: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+    numeric: list[str] = field(default_factory=list)
+    sample: int | None = None
+    split: SplitConfig = field(default_factory=SplitConfig)
+
+
+@dataclass
+class SerializeConfig:
+    """Record -> text settings; stored in credtune.json so scoring rebuilds the same text."""
+
+    template: str = "compact"
+    descriptions: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    precision: int = 2
+    missing: str = "unknown"
+    note_label: str = "notes"
+    mask_pii: bool = False
+    include_protected: bool = False
+    numbers: str = "plain"
+
+
+@dataclass
+class ModelConfig:
+    name: str = "minilm"
+    max_length: int = 256
+    trust_remote_code: bool = False
+    allow_pickle: bool = False
+    gradient_checkpointing: bool = False
+    quantization: str | None = None
+    blend: str | None = None
+
+
+@dataclass
+class LoraConfig:
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: list[str] | None = None
+    merge: bool = True
+
+
+@dataclass
+class PointsConfig:
+    base: float = 600.0
+    odds: float = 50.0
+    pdo: float = 20.0
+
+
+@dataclass
+class DecisionConfig:
+    """Approve when PD < threshold; the threshold is chosen on the validation split."""
+
+    cost_bad_approved: float = 5.0
+    cost_good_rejected: float = 1.0
+    approval_rate: float | None = None
+
+
+@dataclass
+class RecipeConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    serialize: SerializeConfig = field(default_factory=SerializeConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    lora: LoraConfig | None = None
+    train: dict[str, Any] = field(default_factory=dict)
+    seed: int = 42
+    train_loss: str = "ce"
+    calibration: str = "temperature"
+    points: PointsConfig = field(default_factory=PointsConfig)
+    decision: DecisionConfig = field(default_factory=DecisionConfig)
+    baselines: list[str] = field(default_factory=lambda: ["logistic", "lightgbm"])
+    name: str = "run"
+    source_dir: str = "."
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out.pop("source_dir")
+        return out
+
+
+CHOICES = {
+    "serialize.template": ("compact", "list", "text"),
+    "serialize.numbers": ("plain", "banded"),
+    "train_loss": ("ce", "weighted"),
+    "calibration": ("temperature", "platt", "isotonic", "none"),
+    "model.quantization": (None, "4bit"),
+    "model.blend": (None, "lightgbm"),
+}
+
+
+BASELINES = ("logistic", "lightgbm")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 scalars: `1e-5` is a float, and only true/false are booleans
+    (so `eval_strategy: no` stays the string Trainer expects)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.\d*)?[eE][-+]?\d+$|^[-+]?\d[\d_]*\.\d*$|^[-+]?\.\d+$"),
+    list("-+0123456789."),
+)
+
+
+def parse_value(text: str) -> Any:
+    """Parse one override value the way the YAML file would."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+
+
+def find_recipe(name: str | Path) -> Path:
+    """A path as given, else a recipe shipped with credtune (`german_credit` or `german_credit.yaml`)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    stem = path.name if path.suffix in (".yaml", ".yml") else f"{path.name}.yaml"
+    candidates = [resources.files("credtune") / "recipes" / stem, Path(__file__).parents[2] / "recipes" / stem]
+    for candidate in candidates:
+        if candidate.is_file():
+            return Path(str(candidate))
+    if path.is_dir():
+        raise ConfigError(f"recipe {name} is a directory, not a YAML file")
+    raise ConfigError(f"recipe not found: {name}")
+
+
+def load_recipe(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> RecipeConfig:
+    """Load a recipe file, apply `key.sub=value` overrides, validate types and choices."""
+    path = find_recipe(path)
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}  # noqa: S506
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a recipe is a mapping of sections (data, serialize, model, train, ...)")
+    raw.setdefault("name", path.stem)
+    raw["source_dir"] = str(path.resolve().parent)
+    return recipe_from_dict(raw, overrides)
+
+
+def recipe_from_dict(raw: dict[str, Any], overrides: list[str] | dict[str, Any] | None = None) -> RecipeConfig:
+    raw = copy.deepcopy(raw)
+    if isinstance(overrides, dict):
+        overrides = [f"{k}={v}" for k, v in overrides.items()] if overrides else []
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override '{item}' is not of the form key.sub=value")
+        _set_dotted(raw, key.strip(), parse_value(value))
+    recipe = _build(RecipeConfig, raw, "")
+    _check(recipe)
+    return recipe
+
+
+def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = raw
+    for part in parts[:-1]:
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"override {key}: '{part}' is not a section")
+        node = nxt
+    node[parts[-1]] = value
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where or 'recipe'}: expected a mapping, got {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in fields:
+            raise ConfigError(f"unknown key '{where}{key}'{did_you_mean(key, fields)}")
+        kwargs[key] = _coerce(hints[key], value, f"{where}{key}")
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        inner = [o for o in options if o is not type(None)]
+        return _coerce(inner[0], value, where)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value if value is not None else {}, f"{where}.")
+    if hint is Any:
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if hint in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if hint is int and float(value) != int(value):
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+        return hint(value)
+    if hint is str:
+        if isinstance(value, (dict, list)) or value is None:
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return str(value)
+    if origin is list:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        (item,) = typing.get_args(hint)
+        return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return value
+    return value
+
+
+def _check(recipe: RecipeConfig) -> None:
+    for key, allowed in CHOICES.items():
+        node: Any = recipe
+        for part in key.split("."):
+            node = getattr(node, part)
+        if node not in allowed:
+            shown = ", ".join("null" if a is None else str(a) for a in allowed)
+            raise ConfigError(f"{key}: '{node}' is not one of {shown}{did_you_mean(node, [a for a in allowed if a])}")
+    split = recipe.data.split
+    for name in ("valid", "test"):
+        share = getattr(split, name)
+        if not 0 < share < 0.9:
+            raise ConfigError(f"data.split.{name}: expected a share between 0 and 0.9, got {share}")
+    if split.valid + split.test >= 0.9:
+        raise ConfigError("data.split: valid + test leave too few rows to train on")
+    if recipe.model.max_length < 16:
+        raise ConfigError(f"model.max_length: {recipe.model.max_length} is too short for any record")
+    if recipe.data.sample is not None and recipe.data.sample < 20:
+        raise ConfigError(f"data.sample: {recipe.data.sample} rows are too few to train on")
+    if recipe.points.odds <= 0 or recipe.points.pdo <= 0:
+        raise ConfigError("points: odds and pdo must be positive")
+    for key, value in recipe.train.items():
+        if "batch_size" in key and isinstance(value, (int, float)) and value <= 0:
+            raise ConfigError(f"train.{key}: must be positive, got {value}")
+    for name in recipe.baselines:
+        if name not in BASELINES:
+            raise ConfigError(f"baselines: unknown baseline '{name}'{did_you_mean(name, BASELINES)}")
+
+
+def resolve_data_path(recipe: RecipeConfig) -> Path:
+    """Data paths in a recipe are relative to the recipe file, so recipes work from any folder."""
+    path = Path(recipe.data.path).expanduser()
+    return path if path.is_absolute() else Path(recipe.source_dir) / path
+
+
+def dump_recipe(recipe: RecipeConfig) -> str:
+    return yaml.safe_dump(recipe.to_dict(), sort_keys=False)

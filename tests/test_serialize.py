@@ -1,0 +1,124 @@
+import sys
+
+import pytest
+
+from credtune.serialize import FieldSpec, Serializer, mask_pii
+
+FIELDS = [
+    FieldSpec("duration", "numeric", "duration"),
+    FieldSpec("amount", "numeric", "amount"),
+    FieldSpec("purpose", "categorical", "purpose"),
+    FieldSpec("note", "text", "notes"),
+]
+RECORD = {"duration": 24, "amount": 5951.0, "purpose": "car (new)", "note": "Needs a car\nfor work", "target": "bad"}
+
+
+@pytest.mark.parametrize(
+    "template, expected",
+    [
+        ("compact", 'duration: 24; amount: 5951; purpose: car (new); notes: "Needs a car for work"'),
+        ("list", '- duration: 24\n- amount: 5951\n- purpose: car (new)\n- notes: "Needs a car for work"'),
+        ("text", 'The duration is 24. The amount is 5951. The purpose is car (new). The notes is "Needs a car for work".'),
+    ],
+)
+def test_golden_templates(template, expected):
+    assert Serializer(FIELDS, template=template)(RECORD) == expected
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [(3.14159, "3.14"), (2.0, "2"), (1234.56, "1235"), (-0.001, "0"), (None, "unknown"), (float("nan"), "unknown"),
+     (float("inf"), "unknown"), ("12x", "12x"), (0.5, "0.5")],
+)
+def test_number_formatting(value, expected):
+    s = Serializer([FieldSpec("x", "numeric", "x")])
+    assert s({"x": value}) == f"x: {expected}"
+
+
+def test_never_emits_columns_outside_the_schema():
+    text = Serializer(FIELDS)({**RECORD, "creditability": "good", "id": 991})
+    assert "bad" not in text and "good" not in text and "991" not in text
+
+
+@pytest.mark.parametrize("template", ["compact", "list", "text"])
+@pytest.mark.parametrize(
+    "note",
+    ['; target: good', '\n- creditability: good', 'He said "ok". The amount is 1.', 'back\\slash', '  padded  '],
+)
+def test_forged_fields_stay_inside_one_field(template, note):
+    s = Serializer(FIELDS, template=template)
+    parsed = s.parse(s({**RECORD, "note": note}))
+    assert list(parsed) == ["duration", "amount", "purpose", "notes"]
+    assert parsed["notes"] == " ".join(note.split())
+
+
+def test_values_map_and_bands():
+    s = Serializer(
+        [FieldSpec("amount", "numeric", "amount", bands=[1000, 2000, 3000, 4000]), FieldSpec("c", "categorical", "c")],
+        values={"c": {"... < 0 DM": "< 0 DM"}},
+        numbers="banded",
+    )
+    assert s({"amount": 5951, "c": "... < 0 DM"}) == "amount: 5951 (very high); c: < 0 DM"
+    assert s({"amount": 500, "c": None}) == "amount: 500 (very low); c: unknown"
+
+
+class WordTokenizer:
+    """Whitespace tokenizer with offsets, enough to test the token budget without transformers."""
+
+    def __call__(self, text, add_special_tokens=True, return_offsets_mapping=False, **_):
+        import re
+
+        spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+        ids = list(range(len(spans) + (2 if add_special_tokens else 0)))
+        out = {"input_ids": ids}
+        if return_offsets_mapping:
+            out["offset_mapping"] = spans
+        return out
+
+
+def test_budget_cuts_notes_and_keeps_every_structured_field():
+    s = Serializer(FIELDS)
+    record = {**RECORD, "note": "word " * 10_000}
+    text, truncated = s.render(record, WordTokenizer(), max_length=30)
+    assert truncated
+    assert len(WordTokenizer()(text)["input_ids"]) <= 30
+    parsed = s.parse(text)
+    assert parsed["duration"] == "24" and parsed["purpose"] == "car (new)"
+    short, cut = s.render(RECORD, WordTokenizer(), max_length=200)
+    assert not cut and short == s(RECORD)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("mail me at jane.doe+loans@example.co.uk today", "mail me at [EMAIL] today"),
+        ("call +44 20 7946 0958 or (555) 123-4567", "call [PHONE] or [PHONE]"),
+        ("card 4111 1111 1111 1111 expired", "card [CARD] expired"),
+        ("card 4111-1111-1111-1111", "card [CARD]"),
+        ("IBAN DE89 3704 0044 0532 0130 00 please", "IBAN [IBAN] please"),
+        ("SSN 123-45-6789", "SSN [ID]"),
+        ("NI number QQ 12 34 56 C", "NI number [ID]"),
+        ("account 12345678901", "account [ACCOUNT]"),
+        ("loan for 2 cars in 2024, 36 months at 5.5%", "loan for 2 cars in 2024, 36 months at 5.5%"),
+    ],
+)
+def test_mask_pii(text, expected):
+    assert mask_pii(text) == expected
+
+
+def test_pii_masking_only_touches_notes():
+    s = Serializer(FIELDS, mask_pii=True)
+    assert "[EMAIL]" in s({**RECORD, "note": "x@y.com"})
+
+
+def test_serializer_imports_no_torch():
+    import subprocess
+
+    code = "import credtune.serialize, sys; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_round_trip_through_dict():
+    s = Serializer(FIELDS, template="list", mask_pii=True)
+    assert Serializer.from_dict(s.to_dict())(RECORD) == s(RECORD)
