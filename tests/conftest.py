@@ -99,3 +99,14 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 600) -> subproce
         timeout=timeout,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory, tiny_overrides: list[str]) -> Path:
+    """One German credit run on the tiny model, trained once per session through the Python API
+    and shared by the scoring, explain, export and evaluation tests (read-only: copy before changing)."""
+    from credtune import load_recipe, train
+
+    run_dir = tmp_path_factory.mktemp("runs") / "german"
+    train(load_recipe(RECIPES / "german_credit.yaml", tiny_overrides), run_dir)
+    return run_dir

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 from .config import RecipeConfig, load_recipe
 from .training import RunResult, encode, training_arguments
 from .training import train as _train
 
-__all__ = ["load_recipe", "train", "preview", "validate"]
+log = logging.getLogger(__name__)
+__all__ = ["load_recipe", "train", "preview", "validate", "cross_validate", "evaluate_model"]
 
 
 def _recipe(recipe: RecipeConfig | str | Path, overrides: list[str] | None = None) -> RecipeConfig:
@@ -66,3 +69,121 @@ def validate(recipe: RecipeConfig | str | Path) -> str:
     training_arguments(recipe, Path("runs") / recipe.name / "checkpoints")
     sizes = ", ".join(f"{k} {len(v)}" for k, v in prep.splits.items())
     return f"ok ({len(prep.table)} rows: {sizes}; {len(prep.serializer.columns)} fields)"
+
+
+def cross_validate(
+    recipe: RecipeConfig | str | Path,
+    folds: int = 5,
+    seeds: int = 1,
+    output_dir: str | Path | None = None,
+    *,
+    overrides: list[str] | None = None,
+    overwrite: bool = False,
+    command: str | None = None,
+) -> RunResult:
+    """Stratified k-fold CV, transformer and baselines on the same folds; writes cv.json, oof.csv and a
+    report into `output_dir` (default runs/<recipe>-cv); see `credtune cv`."""
+    from .cv import cross_validate as _cv
+
+    return _cv(_recipe(recipe, overrides), folds, seeds, output_dir, overwrite=overwrite, command=command)
+
+
+def evaluate_model(
+    model_dir: str | Path,
+    data: str | Path,
+    report_dir: str | Path | None = None,
+    reference: str | Path | None = None,
+) -> RunResult:
+    """Score a labelled file with a trained model: credit metrics, decision at the stored threshold,
+    fairness, drift vs `reference`; writes metrics.json + report into `report_dir`."""
+    from . import metrics as M
+    from .data import read_table
+    from .evaluation import sigmoid
+    from .report import write_report
+    from .scoring import CreditScorer
+    from .training import _write_json_atomic
+
+    model_dir = Path(model_dir)
+    if (model_dir / "model" / "credtune.json").is_file():  # a run folder: use its model/
+        model_dir = model_dir / "model"
+    name = model_dir.parent.name if model_dir.name == "model" else model_dir.name
+    out_dir = Path(report_dir) if report_dir else Path("runs") / f"evaluate-{name}"
+    scorer = CreditScorer.from_pretrained(model_dir)
+    spec, schema, source = scorer.spec, scorer.spec.schema, Path(data).name
+    df, y, dropped = _labelled_frame(read_table(data), schema, source)
+    margin = scorer.predict_margin(df)
+    p, raw = scorer.calibrate(margin), sigmoid(margin)
+    scores = M.credit_metrics(y, p)
+    metrics: dict = {"kind": "evaluate", "model": str(model_dir), "data": source, "dropped_rows": dropped}
+    metrics.update({k: v for k, v in scores.items() if k != "ks_threshold"})
+    metrics["not_computable"] = [k for k, v in scores.items() if v is None]
+    if metrics["not_computable"]:
+        lost = ", ".join(metrics["not_computable"])
+        log.warning("%s holds a single class: %s not computable", source, lost)
+    metrics["models"] = {"transformer": scores}
+    calibration_keys = ("brier", "ece", "log_loss")
+    metrics["calibration"] = {
+        "method": spec.calibration.get("method"),
+        "before": {k: v for k, v in M.credit_metrics(y, raw).items() if k in calibration_keys},
+        "after": {k: scores[k] for k in calibration_keys},
+    }
+    metrics["deciles"] = M.decile_table(y, p)
+    cut = spec.threshold if spec.threshold is not None else 0.5
+    if spec.threshold is not None:
+        metrics["decision"] = {**M.decision_summary(y, p, spec.threshold), "rule": "stored threshold"}
+    metrics["fairness"] = []
+    for column in schema.get("protected", []):
+        if column in df.columns:
+            metrics["fairness"].append(M.fairness_table(df[column], y, p, cut, column))
+        else:
+            log.warning("protected column '%s' is not in %s; fairness for it skipped", column, source)
+    if reference is not None:
+        ref = read_table(reference).to_pandas()
+        value = M.psi(scorer.predict_proba(ref), p)
+        kinds = {c["name"]: c["kind"] for c in schema["columns"]}
+        numeric = [c for c, k in kinds.items() if k == "numeric"]
+        categorical = [c for c, k in kinds.items() if k == "categorical"]
+        metrics["stability"] = {
+            "reference": Path(reference).name,
+            "score_psi": value,
+            "reading": M.psi_reading(value),
+            "fields": M.characteristic_stability(ref, df, numeric, categorical),
+        }
+    metrics["fields"] = scorer.serializer.columns
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_json_atomic(out_dir / "metrics.json", metrics)
+    arrays = {"y": y, "pd": {"transformer": p}, "pd_raw": raw}
+    write_report(out_dir, metrics, arrays, title=f"credtune evaluate: {name} on {source}")
+    return RunResult(out_dir, metrics)
+
+
+def _labelled_frame(table: Any, schema: dict, name: str) -> tuple[Any, Any, int]:
+    """The file as a DataFrame plus 0/1 labels from the target and positive class stored in
+    credtune.json; a file holding one class only is allowed (metrics needing both become None)."""
+    import numpy as np
+
+    from .data import _key
+    from .errors import DataError, did_you_mean
+
+    target, positive = schema["target"], str(schema["positive"])
+    columns = table.column_names
+    if target not in columns:
+        hint = did_you_mean(target, columns)
+        raise DataError(f"{name} has no target column '{target}' (the model was trained on it){hint}")
+    missing = [c["name"] for c in schema["columns"] if c["name"] not in columns]
+    if missing:
+        raise DataError(f"{name} lacks {len(missing)} column(s) the model reads: {', '.join(missing)}")
+    df = table.to_pandas()
+    values = [_key(v) for v in df[target]]
+    known = {positive, *map(str, schema["label_names"])}
+    other = sorted({v for v in values if v is not None and v not in known})
+    if other:
+        raise DataError(
+            f"'{target}' in {name} has values the model does not know: {', '.join(other[:10])} "
+            f"(expected {', '.join(sorted(known))})"
+        )
+    keep = np.array([v is not None for v in values], dtype=bool)
+    if not keep.all():
+        log.warning("dropped %d row(s) with an empty target '%s'", int((~keep).sum()), target)
+    y = np.array([int(v == positive) for v in values if v is not None], dtype=int)
+    return df[keep].reset_index(drop=True), y, int((~keep).sum())

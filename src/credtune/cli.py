@@ -47,6 +47,98 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+@command
+def cmd_score(args: argparse.Namespace) -> int:
+    from .scoring import score_file
+
+    result = score_file(
+        args.model,
+        args.input,
+        args.output,
+        batch_size=args.batch_size,
+        chunk_rows=args.chunk_rows,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        id_column=args.id_column,
+        allow_pickle=args.allow_pickle,
+    )
+    print(f"scored {result.rows} rows in {result.seconds:.1f} s ({result.rows_per_second:.0f} rows/s): {result.output}")
+    return 0
+
+
+@command
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import explain_file
+
+    output, rows, seconds = explain_file(
+        args.model, args.input, args.output, k=args.k, overwrite=args.overwrite, id_column=args.id_column,
+        allow_pickle=args.allow_pickle,
+    )
+    print(f"explained {rows} rows in {seconds:.1f} s ({seconds / max(rows, 1):.3f} s/applicant): {output}")
+    return 0
+
+
+@command
+def cmd_push(args: argparse.Namespace) -> int:
+    from .export import push
+
+    result = push(args.model_dir, args.repo_id, private=args.private, revision=args.revision, dry_run=args.dry_run)
+    for name, size in result.files:
+        print(f"{size:>14,d}  {name}")
+    total = f"{len(result.files)} files, {result.total_bytes:,d} bytes"
+    print(f"dry run: would upload {total} to {result.repo_id}" if args.dry_run else f"uploaded {total}: {result.url}")
+    return 0
+
+
+@command
+def cmd_cv(args: argparse.Namespace) -> int:
+    from .api import cross_validate, load_recipe
+    from .cv import command_line
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    result = cross_validate(
+        recipe, args.folds, args.seeds, args.output_dir, overwrite=args.overwrite, command=command_line()
+    )
+    if result.metrics:
+        print(cv_table(result.metrics))
+        print(f"cv folder: {result.run_dir}")
+    return 0
+
+
+def cv_table(metrics: dict) -> str:
+    head = f"{metrics['folds']}-fold out-of-fold ({metrics['n']} rows, {metrics['wall_seconds']:.0f} s):"
+    lines = ["", head]
+    lines.append(f"{'model':<14} {'AUC':>7} {'± std':>7} {'KS':>7} {'Brier':>7}")
+    for name, m in metrics["models"].items():
+        spread = m.get("folds", {}).get("auc", {}).get("std")
+        cells = [m.get("auc"), spread, m.get("ks"), m.get("brier")]
+        lines.append(f"{name:<14} " + " ".join(f"{v:>7.4f}" if v is not None else "    n/a" for v in cells))
+    return "\n".join(lines)
+
+
+@command
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .api import evaluate_model
+
+    result = evaluate_model(args.model_dir, args.data, args.report, reference=args.reference)
+    m = result.metrics
+    print(summary_table(m).replace("held-out test split:", f"{m['data']} ({m['n']} rows):"))
+    decision = m.get("decision") or {}
+    if decision.get("threshold") is not None:
+        print(
+            f"threshold {decision['threshold']:.4f}: approval rate {decision['approval_rate']:.1%}, "
+            f"bad rate among approved {_pct(decision['bad_rate_approved'])}"
+        )
+    if (m.get("stability") or {}).get("score_psi") is not None:
+        print(f"score PSI vs reference: {m['stability']['score_psi']:.4f} ({m['stability']['reading']})")
+    print(f"report: {result.run_dir / 'report.html'}")
+    return 0
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
 def summary_table(metrics: dict) -> str:
     lines = ["", "held-out test split:", f"{'model':<12} {'AUC':>7} {'KS':>7} {'Brier':>7}"]
     for name, m in metrics.get("models", {"transformer": metrics}).items():
@@ -82,6 +174,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="load recipes and check their columns against their data")
     p.add_argument("recipes", nargs="+", help="recipe files or names")
+
+    p = sub.add_parser("score", help="score a CSV/Parquet/JSONL file: id, pd, points, decision per row")
+    p.add_argument("model", help="model folder (runs/<name>/model) or Hub repo id")
+    p.add_argument("input", help="applicants: .csv, .parquet or .jsonl (streamed, any size)")
+    p.add_argument("--output", "-o", required=True, help="result file: .parquet or .csv")
+    p.add_argument("--batch-size", type=int, default=None, help="rows per forward pass (default 64)")
+    p.add_argument("--chunk-rows", type=int, default=10_000, help="rows per part file (default 10000)")
+    p.add_argument("--resume", action="store_true", help="keep the parts an interrupted run already wrote")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--id-column", help="column copied to the output (default: the recipe's id, else row number)")
+    p.add_argument("--allow-pickle", action="store_true", help="load pytorch_model.bin weights (can run code)")
+
+    p = sub.add_parser("explain", help="top reasons per applicant (field occlusion)")
+    p.add_argument("model", help="model folder (runs/<name>/model) or Hub repo id")
+    p.add_argument("input", help="applicants: .csv, .parquet or .jsonl")
+    p.add_argument("--output", "-o", required=True, help="result file: .csv, .parquet or .jsonl (with detail)")
+    p.add_argument("-k", type=int, default=4, help="reasons per applicant (default 4)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--id-column", help="column copied to the output (default: the recipe's id, else row number)")
+    p.add_argument("--allow-pickle", action="store_true", help="load pytorch_model.bin weights (can run code)")
+
+    p = sub.add_parser("push", help="upload a model folder to the Hugging Face Hub")
+    p.add_argument("model_dir", help="the model/ folder of a run")
+    p.add_argument("repo_id", help="Hub repository, e.g. your-name/german-credit-minilm")
+    p.add_argument("--private", action="store_true", help="create the repository as private")
+    p.add_argument("--revision", help="branch to push to (created if missing; default main)")
+    p.add_argument("--dry-run", action="store_true", help="list the files and sizes, upload nothing")
+
+    p = sub.add_parser("cv", help="k-fold cross-validation: transformer and baselines on the same folds")
+    recipe_args(p)
+    p.add_argument("--folds", type=int, default=5, help="number of stratified folds (default 5)")
+    p.add_argument("--seeds", type=int, default=1, help="seeds to repeat with; PDs are averaged (default 1)")
+    p.add_argument("--output-dir", "-o", help="output folder (default: runs/<recipe name>-cv)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+
+    p = sub.add_parser("evaluate", help="score a labelled file with a trained model and write a report")
+    p.add_argument("model_dir", help="model folder (runs/<name>/model) or its run folder")
+    p.add_argument("data", help="labelled applicants (.csv, .parquet, .jsonl) with the target column")
+    p.add_argument("--report", help="report folder (default: runs/evaluate-<model name>)")
+    p.add_argument("--reference", help="data to measure score and field drift (PSI) against")
     return parser
 
 
@@ -91,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s" if args.debug else "%(message)s",
     )
-    for noisy in ("httpx", "urllib3", "filelock", "datasets", "fsspec"):
+    for noisy in ("httpx", "urllib3", "filelock", "datasets", "fsspec", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:

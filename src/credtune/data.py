@@ -43,29 +43,59 @@ def read_table(path: str | Path) -> datasets.Dataset:
         raise DataError(f"{path.name} is empty")
     kwargs: dict[str, Any] = {}
     if builder == "csv":
-        _check_csv_header(path)
+        header = _check_csv_header(path)
         kwargs = {"encoding_errors": "replace", "sep": "\t" if path.suffix.lower() == ".tsv" else ","}
     try:
         table = datasets.load_dataset(builder, data_files=str(path.resolve()), split="train", **kwargs)
     except Exception as exc:  # datasets wraps parser errors in several layers
         cause = exc.__cause__ or exc
-        raise DataError(f"cannot read {path.name}: {type(cause).__name__}: {str(cause).splitlines()[0]}") from None
+        if builder != "csv" or not isinstance(cause, pa.ArrowInvalid):
+            raise DataError(f"cannot read {path.name}: {type(cause).__name__}: {str(cause).splitlines()[0]}") from None
+        table = _read_csv_typed_whole(path, header, kwargs)
     if len(table) == 0:
         raise DataError(f"{path.name} has a header but no rows")
     return table
 
 
-def _check_csv_header(path: Path) -> None:
+def _check_csv_header(path: Path) -> list[str]:
     with path.open(encoding="utf-8", errors="replace", newline="") as handle:
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
         header = next(csv.reader(handle, delimiter=delimiter), [])
+        first_row = next((row for row in csv.reader(handle, delimiter=delimiter) if any(c.strip() for c in row)), None)
     if not header:
         raise DataError(f"{path.name} has no header line")
+    if first_row is None:
+        raise DataError(f"{path.name} has a header but no rows")
     seen = set()
     for name in header:
         if name in seen:
             raise DataError(f"{path.name}: column '{name}' appears twice in the header")
         seen.add(name)
+    return header
+
+
+def _read_csv_typed_whole(path: Path, header: list[str], kwargs: dict[str, Any]) -> datasets.Dataset:
+    """pandas infers a CSV's column types one 10,000-row chunk at a time, so a number column with
+    a stray word (or an empty column with text) further down cannot be read. Read every column as
+    text, then give each column a number type only if all of its values are numbers."""
+    try:
+        text = datasets.Features({name: datasets.Value("string") for name in header})
+        raw = datasets.load_dataset("csv", data_files=str(path.resolve()), split="train", features=text, **kwargs)
+    except Exception as exc:
+        cause = exc.__cause__ or exc
+        raise DataError(f"cannot read {path.name}: {type(cause).__name__}: {str(cause).splitlines()[0]}") from None
+    columns = {}
+    for name in raw.column_names:
+        column = raw.data.column(name)
+        for arrow_type in (pa.int64(), pa.float64()):
+            try:
+                column = pc.cast(column, arrow_type)
+                break
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+        columns[name] = column
+    log.warning("%s: column types change after the first rows; types were inferred from the whole file", path.name)
+    return datasets.Dataset(datasets.table.InMemoryTable(pa.table(columns)))
 
 
 @dataclass
@@ -108,6 +138,8 @@ def load_labelled(cfg: DataConfig, path: Path, seed: int = 0) -> datasets.Datase
     if cfg.sample and cfg.sample < len(table):
         keep = _stratified_indices(np.asarray(table[LABEL]), cfg.sample / len(table), seed)
         table = table.select(np.sort(keep))
+    if len(table) != table.data.num_rows:  # rows dropped or sampled: make `table.data` hold just these rows
+        table = table.flatten_indices()
     return table
 
 
@@ -157,8 +189,8 @@ def _key(value: Any) -> str | None:
 def build_schema(table: datasets.Dataset, cfg: DataConfig, scfg: SerializeConfig, fit_rows: np.ndarray) -> dict:
     """Decide every column's role and kind; number bands and categories come from `fit_rows` only."""
     label_values = _label_names(table, cfg)
-    hidden = {cfg.target, LABEL, cfg.id, *cfg.exclude} | (set() if scfg.include_protected else set(cfg.protected))
-    fit = table.select(fit_rows).data
+    hidden = _hidden(cfg, scfg)
+    fit = pa.array(np.asarray(fit_rows, dtype=np.int64))  # `select(...).data` would still hold every row
     columns = []
     for name in table.column_names:
         if name in hidden or name is None:
@@ -168,11 +200,13 @@ def build_schema(table: datasets.Dataset, cfg: DataConfig, scfg: SerializeConfig
             log.warning("column '%s' is empty in every row; left out of the text", name)
             continue
         kind = _kind(name, arrow.type, cfg)
+        if kind == "categorical" and name not in cfg.categorical:
+            _warn_mixed(name, arrow)
         column: dict[str, Any] = {"name": name, "kind": kind, "dtype": str(arrow.type)}
         if kind == "numeric":
-            column["bands"] = _bands(fit.column(name))
+            column["bands"] = _bands(arrow.take(fit))
         elif kind == "categorical":
-            counts = pc.value_counts(fit.column(name).cast(pa.string())).to_pylist()
+            counts = pc.value_counts(arrow.take(fit).cast(pa.string())).to_pylist()
             column["categories"] = sorted(c["values"] for c in counts if c["values"] is not None)[:200]
         columns.append(column)
     if not columns:
@@ -188,21 +222,63 @@ def build_schema(table: datasets.Dataset, cfg: DataConfig, scfg: SerializeConfig
     }
 
 
+def _hidden(cfg: DataConfig, scfg: SerializeConfig) -> set[str | None]:
+    return {cfg.target, LABEL, cfg.id, *cfg.exclude} | (set() if scfg.include_protected else set(cfg.protected))
+
+
+def _check_width(table: datasets.Dataset, recipe: RecipeConfig) -> None:
+    """Every field costs at least two tokens (label, value), so a table wider than half of
+    model.max_length would have its last fields cut from every row: refuse it up front."""
+    hidden = _hidden(recipe.data, recipe.serialize)
+    n_fields = sum(name not in hidden and name not in recipe.data.text for name in table.column_names)
+    if 2 * n_fields > recipe.model.max_length:
+        raise DataError(
+            f"{n_fields} columns to serialize cannot fit in model.max_length={recipe.model.max_length} tokens "
+            "(each takes at least 2): list the ones to leave out under data.exclude, or raise model.max_length"
+        )
+
+
 def _kind(name: str, arrow_type: pa.DataType, cfg: DataConfig) -> str:
     if name in cfg.text:
         return "text"
     if name in cfg.categorical:
         return "categorical"
-    if name in cfg.numeric or ((pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type))):
+    if name in cfg.numeric or pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
         return "numeric"
     return "categorical"
+
+
+_NUMBER = r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$"
+
+
+def _warn_mixed(name: str, column: pa.ChunkedArray) -> None:
+    """A number column with a few words in it is read as text; say so rather than silently
+    serializing amounts as categories."""
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return
+    present = column.drop_null()
+    numeric = pc.match_substring_regex(present, _NUMBER)
+    n_numbers = pc.sum(numeric).as_py() or 0
+    if n_numbers < 0.5 * len(present) or n_numbers == len(present):
+        return
+    others = ", ".join(repr(v) for v in pc.filter(present, pc.invert(numeric)).unique().to_pylist()[:3])
+    log.warning(
+        "column '%s' holds numbers and %d non-number value(s) (%s): serialized as categories; "
+        "list it under data.numeric to read it as a number",
+        name,
+        len(present) - n_numbers,
+        others,
+    )
 
 
 def _bands(column: pa.ChunkedArray) -> list[float] | None:
     try:
         values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            return None
+        numbers = pc.filter(column, pc.match_substring_regex(column, _NUMBER))  # mixed column: skip words
+        values = pc.cast(pc.utf8_trim_whitespace(numbers), pa.float64()).to_numpy(zero_copy_only=False)
     values = values[np.isfinite(values)]
     if values.size == 0:
         return None
@@ -268,6 +344,7 @@ def prepare(recipe: RecipeConfig) -> Prepared:
     table = load_labelled(recipe.data, resolve_data_path(recipe), recipe.seed)
     if len(table) < 20:
         raise DataError(f"only {len(table)} labelled rows; too few to split and train on")
+    _check_width(table, recipe)
     splits = split_indices(table, recipe.data, recipe.seed)
     schema = build_schema(table, recipe.data, recipe.serialize, splits["train"])
     return Prepared(table, splits, schema, make_serializer(schema, recipe.serialize))

@@ -83,8 +83,6 @@ def evaluate_run(recipe: RecipeConfig, prep: Any, margins: dict[str, np.ndarray]
         "after": _pick(metrics["models"]["transformer"], ("brier", "ece", "log_loss")),
     }
     metrics["stability"] = stability(frames["train"], frames["test"], pds["train"], pds["test"], prep)
-    metrics["fairness"] = fairness(frames["test"], y["test"], pds["test"], metrics["decision"]["threshold"], recipe)
-    metrics["fields"] = prep.serializer.columns
     choice = choose_threshold(
         y["valid"],
         pds["valid"],
@@ -93,6 +91,8 @@ def evaluate_run(recipe: RecipeConfig, prep: Any, margins: dict[str, np.ndarray]
         recipe.decision.approval_rate,
     )
     metrics["decision"] = {**decision_summary(y["test"], pds["test"], choice["threshold"]), "rule": choice["rule"]}
+    metrics["fairness"] = fairness(frames["test"], y["test"], pds["test"], choice["threshold"], recipe)
+    metrics["fields"] = prep.serializer.columns
     arrays = {"y": y["test"], "pd": models, "pd_raw": raw_test, "pd_train": pds["train"]}
     return Evaluation(metrics, calibrator, blend, arrays)
 
@@ -104,7 +104,6 @@ def summarize(y: np.ndarray, models: dict[str, np.ndarray], recipe: RecipeConfig
         **headline,
         "models": per_model,
         "deciles": decile_table(y, models["transformer"]),
-        "decision": {"threshold": None},
     }
 
 
@@ -117,7 +116,7 @@ def stability(train: pd.DataFrame, test: pd.DataFrame, pd_train, pd_test, prep: 
     }
 
 
-def fairness(test: pd.DataFrame, y, p, threshold: float | None, recipe: RecipeConfig) -> list[dict[str, Any]]:
+def fairness(test: pd.DataFrame, y, p, threshold: float, recipe: RecipeConfig) -> list[dict[str, Any]]:
     import logging
 
     out = []
@@ -125,7 +124,7 @@ def fairness(test: pd.DataFrame, y, p, threshold: float | None, recipe: RecipeCo
         if column not in test.columns:
             logging.getLogger(__name__).warning("protected column '%s' is not in the data; skipped", column)
             continue
-        out.append(fairness_table(test[column], y, p, threshold if threshold is not None else 0.5, column))
+        out.append(fairness_table(test[column], y, p, threshold, column))
     return out
 
 

@@ -1,13 +1,25 @@
-"""The model folder as a Hub repository: model card, and `credtune push`."""
+"""The model folder as a Hub repository: model card, and `credtune push`.
+
+The card is written during training (README.md in `model/`), with model-index metrics so the
+Hub shows test AUC, KS and Brier. `push` uploads the folder as it is, after checking that it is a
+credtune model and holds no path of the training machine.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .contract import ModelSpec
+from .contract import ModelSpec, load_spec
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+REPO_PLACEHOLDER = "<user>/"
 
 CARD_TEMPLATE = """---
 {{ card_data }}
@@ -20,6 +32,9 @@ A credit-default model fine-tuned with [credtune](https://github.com/credtune/cr
 probability that the loan defaults (class `{{ positive }}`), calibrated with {{ calibration }}.
 
 ## Fields the model reads
+Each applicant becomes one line of text, field by field, in this order (`credtune.json` holds
+the template, value mappings and token budget of {{ max_length }} tokens):
+
 {{ fields }}
 
 Never serialized: target `{{ target }}`{{ hidden }}. PII masking of notes: {{ mask_pii }}.
@@ -29,6 +44,10 @@ Never serialized: target `{{ target }}`{{ hidden }}. PII masking of notes: {{ ma
 
 ## Test metrics (held-out split)
 {{ metrics_table }}
+
+## Decision rule and scorecard
+Approve when the calibrated PD is below {{ threshold }} (chosen on the validation split).
+Points: {{ points }} (higher = safer).
 {{ fairness }}
 ## How to score
 ```python
@@ -38,6 +57,7 @@ pd_ = scorer.predict_proba(df)        # calibrated probability of default
 points = scorer.score(df)             # scorecard points ({{ points }})
 reasons = scorer.explain(df, k=4)     # top reasons per applicant
 ```
+or from the command line: `credtune score {{ repo_id }} applicants.parquet -o scores.parquet`.
 `AutoModelForSequenceClassification.from_pretrained` works too; it gives uncalibrated
 probabilities for text built by `credtune.json`'s serializer.
 
@@ -49,7 +69,9 @@ are statistical estimates, not reasons on their own; use the reason codes with c
 """
 
 
-def write_model_card(folder: str | Path, spec: ModelSpec, metrics: dict[str, Any], recipe: Any = None) -> ModelCard:
+def write_model_card(
+    folder: str | Path, spec: ModelSpec, metrics: dict[str, Any], recipe: Any = None
+) -> ModelCard:
     """README.md with model-index metrics, so the Hub shows test AUC, KS and Brier."""
     folder = Path(folder)
     name = getattr(recipe, "name", folder.parent.name) or "credtune-model"
@@ -62,6 +84,7 @@ def write_model_card(folder: str | Path, spec: ModelSpec, metrics: dict[str, Any
             metric_type=key,
             metric_name=label,
             metric_value=float(metrics[key]),
+            dataset_split="test",
         )
         for key, label in (("auc", "ROC AUC"), ("ks", "KS"), ("brier", "Brier score"), ("gini", "Gini"))
         if metrics.get(key) is not None
@@ -75,8 +98,10 @@ def write_model_card(folder: str | Path, spec: ModelSpec, metrics: dict[str, Any
         model_name=name,
         eval_results=results or None,
     )
+    labels = {f["name"]: f["label"] for f in spec.serializer.get("fields", [])}
     fields = "\n".join(
-        f"- `{c['name']}` ({c['kind']})" for c in spec.schema["columns"]
+        f'- `{c["name"]}` ({c["kind"]}), read as "{labels.get(c["name"], c["name"])}"'
+        for c in spec.schema["columns"]
     )
     hidden = "".join(f", {role} `{c}`" for role in ("id",) for c in [spec.schema.get("id")] if c)
     hidden += "".join(f", excluded `{c}`" for c in spec.schema.get("excluded", []))
@@ -85,13 +110,19 @@ def write_model_card(folder: str | Path, spec: ModelSpec, metrics: dict[str, Any
     models = metrics.get("models", {})
     table = ["| model | AUC | KS | Brier |", "|---|---|---|---|"]
     for model_name, m in models.items():
-        table.append(f"| {model_name} | {_fmt(m.get('auc'))} | {_fmt(m.get('ks'))} | {_fmt(m.get('brier'))} |")
-    fairness = ""
+        table.append(
+            f"| {model_name} | {_fmt(m.get('auc'))} | {_fmt(m.get('ks'))} | {_fmt(m.get('brier'))} |"
+        )
+    fairness = "\n## Fairness\nNo protected columns were named in the recipe, so fairness was not assessed.\n"
     if metrics.get("fairness"):
-        fairness = "\n## Fairness (test split)\n" + "\n".join(
-            f"- `{f['column']}`: lowest disparate-impact ratio {_fmt(f.get('min_disparate_impact'))}"
-            + (" (below 0.8: review)" if f.get("flagged") else "")
-            for f in metrics["fairness"]
+        fairness = (
+            "\n## Fairness (test split)\n"
+            + "\n".join(
+                f"- `{f['column']}`: lowest disparate-impact ratio {_fmt(f.get('min_disparate_impact'))}"
+                + (" (below 0.8: review)" if f.get("flagged") else "")
+                for f in metrics["fairness"]
+            )
+            + "\n"
         )
     card = ModelCard.from_template(
         data,
@@ -110,6 +141,8 @@ def write_model_card(folder: str | Path, spec: ModelSpec, metrics: dict[str, Any
         fairness=fairness,
         repo_id=f"<user>/{name}",
         points=", ".join(f"{k} {v:g}" for k, v in spec.points.items()),
+        threshold=_fmt(spec.threshold) if spec.threshold is not None else "n/a (no threshold recorded)",
+        max_length=spec.max_length,
     )
     card.save(folder / "README.md")
     return card
@@ -117,3 +150,105 @@ def write_model_card(folder: str | Path, spec: ModelSpec, metrics: dict[str, Any
 
 def _fmt(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def load_card(folder: str | Path) -> ModelCard:
+    """The model card of a model folder (or of a README.md path), read back with its metadata."""
+    path = Path(folder)
+    card = path / "README.md" if path.is_dir() else path
+    if not card.is_file():
+        raise ModelError(f"{path} has no README.md model card")
+    return ModelCard.load(card)
+
+
+@dataclass
+class PushResult:
+    repo_id: str
+    files: list[tuple[str, int]]  # (path in repo, bytes)
+    url: str | None = None  # commit URL; None for a dry run
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(size for _, size in self.files)
+
+
+_LOCAL_PATH = re.compile(r"(?<![\w.:/])(?:/(?:tmp|home|Users|root|work|mnt|scratch)/|[A-Z]:\\\\)")
+
+
+def upload_plan(folder: str | Path) -> list[tuple[str, int]]:
+    """Every file `upload_folder` would send, with its size (hidden folders such as .git excluded)."""
+    folder = Path(folder)
+    files = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_file() and not any(part.startswith(".") for part in rel.parts):
+            files.append((rel.as_posix(), path.stat().st_size))
+    return files
+
+
+def check_publishable(folder: str | Path) -> list[tuple[str, int]]:
+    """Refuse a folder that is not a complete credtune model; warn about local paths in its text files."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelError(f"no model folder at {folder}")
+    load_spec(folder)  # ModelError when credtune.json is missing or invalid
+    if not (folder / "config.json").is_file() or not any(folder.glob("*.safetensors")):
+        raise ModelError(
+            f"{folder} lacks config.json or safetensors weights; push the `model/` folder of a run"
+        )
+    plan = upload_plan(folder)
+    for name, size in plan:
+        if name.endswith((".json", ".md", ".txt", ".yaml")) and size < 5_000_000:
+            hit = _LOCAL_PATH.search((folder / name).read_text(encoding="utf-8", errors="replace"))
+            if hit:
+                log.warning(
+                    "%s mentions a local path (%s...); check it before publishing", name, hit.group(0)
+                )
+    return plan
+
+
+def push(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str | None = None,
+    dry_run: bool = False,
+    commit_message: str | None = None,
+    api: Any = None,
+) -> PushResult:
+    """Upload a model folder to the Hub (token from the usual places: HF_TOKEN, `hf auth login`)."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise ModelError(f"invalid repo id '{repo_id}': {exc}") from None
+    folder = Path(folder)
+    plan = check_publishable(folder)
+    if dry_run:
+        return PushResult(repo_id, plan)
+    _fill_repo_id(folder / "README.md", repo_id)
+    plan = upload_plan(folder)
+    api = api or HfApi()
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    if revision and revision != "main":
+        api.create_branch(repo_id, branch=revision, exist_ok=True)
+    info = api.upload_folder(
+        folder_path=str(folder),
+        repo_id=repo_id,
+        revision=revision,
+        commit_message=commit_message or f"credtune model ({len(plan)} files)",
+        ignore_patterns=[".*", ".*/**"],
+    )
+    return PushResult(repo_id, plan, str(getattr(info, "commit_url", info)))
+
+
+def _fill_repo_id(card: Path, repo_id: str) -> None:
+    """The card's how-to-score snippet names the repository it will live in."""
+    if card.is_file():
+        text = card.read_text(encoding="utf-8")
+        filled = re.sub(re.escape(REPO_PLACEHOLDER) + r"[\w.-]+", repo_id, text)
+        if filled != text:
+            card.write_text(filled, encoding="utf-8")

@@ -171,3 +171,27 @@ def merged(model: Any) -> PreTrainedModel:
 
 def model_config(name: str, trust_remote_code: bool = False) -> Any:
     return AutoConfig.from_pretrained(resolve_model_name(name), trust_remote_code=trust_remote_code)
+
+
+def convert_gguf(gguf_path: str | Path, out_dir: str | Path) -> Path:
+    """A llama.cpp GGUF checkpoint (e.g. SmolLM2) as a plain fp32 Hugging Face folder that
+    `model.name` can point to. transformers dequantizes GGUF on load but will not save such a
+    model, so the weights are copied into a fresh model of the same architecture."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    gguf_path = Path(gguf_path)
+    if not gguf_path.is_file():
+        raise ModelError(f"no GGUF file at {gguf_path}")
+    folder, name = str(gguf_path.parent), gguf_path.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = type(loaded)(config)
+    plain.load_state_dict(loaded.state_dict())
+    out_dir = Path(out_dir)
+    plain.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir

@@ -69,9 +69,9 @@ class Serializer:
         if self.template not in TEMPLATES:
             raise ValueError(f"unknown template '{self.template}'; choose one of {', '.join(TEMPLATES)}")
         self.fields = [f if isinstance(f, FieldSpec) else FieldSpec(**f) for f in self.fields]
-        _, kv, _, sep = TEMPLATES[self.template]
-        for spec in self.fields:
-            if kv in spec.label or sep in spec.label or '"' in spec.label or not spec.label.strip():
+        _, kv, suffix, sep = TEMPLATES[self.template]
+        for spec in self.fields:  # the field boundary is suffix + sep: "text" labels may hold spaces
+            if kv in spec.label or suffix + sep in spec.label or '"' in spec.label or not spec.label.strip():
                 raise ValueError(f"field label {spec.label!r} is empty or contains a separator")
         # The structured fields come first so truncation only ever shortens the notes at the end.
         self.fields.sort(key=lambda f: f.kind == "text")

@@ -16,20 +16,20 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import transformers
-from accelerate import PartialState
-from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 
 from . import data as data_mod
 from .config import RecipeConfig, dump_recipe
 from .contract import ModelSpec
 from .errors import ConfigError, CredtuneError, did_you_mean
-from .modeling import base_model_id, load_model, load_tokenizer, merged
+
+if TYPE_CHECKING:
+    from transformers import Trainer, TrainingArguments
+
+# torch/transformers/accelerate are imported inside the functions that use them: importing them
+# costs ~8 s of CPU, and a recipe, data or run-folder mistake should be reported before that.
 
 log = logging.getLogger(__name__)
 DONE_MARKER = "metrics.json"
@@ -56,6 +56,8 @@ TRAIN_DEFAULTS: dict[str, Any] = {
 @lru_cache(maxsize=1)
 def bf16_is_faster() -> bool:
     """bf16 autocast pays off only where the hardware has bf16 matmul units; measure, don't guess."""
+    import torch
+
     if torch.cuda.is_available():
         return torch.cuda.is_bf16_supported()
     a = torch.randn(256, 256)
@@ -72,6 +74,9 @@ def bf16_is_faster() -> bool:
 
 def training_arguments(recipe: RecipeConfig, output_dir: Path) -> TrainingArguments:
     """TRAIN_DEFAULTS, then the recipe's `train:` section verbatim; unknown keys get a hint."""
+    import torch
+    from transformers import TrainingArguments
+
     values = {**TRAIN_DEFAULTS, "seed": recipe.seed, **recipe.train, "output_dir": str(output_dir)}
     fields = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
     for key in values:
@@ -107,10 +112,12 @@ def encode(table: Any, serializer: Any, tokenizer: Any, max_length: int) -> Any:
 
 def weighted_loss(labels: np.ndarray):
     """Cross-entropy with inverse-frequency class weights from the training split."""
+    import torch
+
     counts = np.bincount(labels, minlength=2).astype(float)
     weights = torch.tensor(len(labels) / (2 * np.maximum(counts, 1)), dtype=torch.float32)
 
-    def loss(outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None) -> torch.Tensor:
+    def loss(outputs: Any, labels: Any, num_items_in_batch: Any = None) -> Any:
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
         per_row = torch.nn.functional.cross_entropy(
             logits.float(), labels, weight=weights.to(logits.device), reduction="sum"
@@ -122,6 +129,8 @@ def weighted_loss(labels: np.ndarray):
 
 
 def compute_metrics(pred: Any) -> dict[str, float]:
+    import torch
+
     from .metrics import credit_metrics
 
     logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
@@ -137,6 +146,8 @@ def model_inputs(ds: Any) -> Any:
 
 
 def build_trainer(recipe: RecipeConfig, model: Any, tokenizer: Any, args: TrainingArguments, train_ds, valid_ds):
+    from transformers import DataCollatorWithPadding, Trainer
+
     loss = weighted_loss(np.asarray(train_ds["labels"])) if recipe.train_loss == "weighted" else None
     return Trainer(
         model=model,
@@ -172,21 +183,29 @@ class RunResult:
     metrics: dict[str, Any]
 
 
-def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
-    """Never silently overwrite a run: finished or not, the user must say --overwrite or --resume."""
+def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> bool:
+    """Never silently overwrite a run: finished or not, the user must say --overwrite or --resume.
+    True when an existing run must be cleared (done only once every other check has passed)."""
     if not run_dir.exists() or resume:
-        return
+        return False
     if run_dir.is_file():
         raise CredtuneError(f"output path {run_dir} is a file")
-    if any(run_dir.iterdir()):
-        if not overwrite:
-            state = "a finished run" if (run_dir / DONE_MARKER).exists() else "an unfinished run"
-            raise CredtuneError(
-                f"{run_dir} already holds {state}; pass --overwrite to replace it, --resume to continue it, "
-                "or --output-dir to write elsewhere"
-            )
-        if PartialState().is_main_process:
-            shutil.rmtree(run_dir)
+    if not any(run_dir.iterdir()):
+        return False
+    if not overwrite:
+        state = "a finished run" if (run_dir / DONE_MARKER).exists() else "an unfinished run"
+        raise CredtuneError(
+            f"{run_dir} already holds {state}; pass --overwrite to replace it, --resume to continue it, "
+            "or --output-dir to write elsewhere"
+        )
+    return True
+
+
+def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    from accelerate import PartialState
+
+    if check_run_dir(run_dir, resume, overwrite) and PartialState().is_main_process:
+        shutil.rmtree(run_dir)
 
 
 def train(
@@ -196,22 +215,33 @@ def train(
     resume: bool = False,
     overwrite: bool = False,
 ) -> RunResult:
-    """Fine-tune `recipe`'s model on its data and write a complete run folder."""
-    state = PartialState()
+    """Fine-tune `recipe`'s model on its data and write a complete run folder.
+
+    Every check that can fail (run folder, data, `train:` keys, model folder) runs before an
+    existing run is cleared and before any weights are loaded."""
     run_dir = Path(output_dir) if output_dir else Path("runs") / recipe.name
-    prepare_run_dir(run_dir, resume, overwrite)
-    state.wait_for_everyone()
+    clear = check_run_dir(run_dir, resume, overwrite)
     started = time.time()
+    prep = data_mod.prepare(recipe)  # datasets' cache is file-locked: safe on every rank at once
+    args = training_arguments(recipe, run_dir / "checkpoints")
+    import transformers
+    from accelerate import PartialState
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from .modeling import base_model_id, load_model, load_tokenizer
+
+    state = PartialState()
     tokenizer = load_tokenizer(recipe.model)
+    if clear and state.is_main_process:
+        shutil.rmtree(run_dir)
+    state.wait_for_everyone()
     with state.main_process_first():
-        prep = data_mod.prepare(recipe)
         encoded = encode(prep.table, prep.serializer, tokenizer, recipe.model.max_length)
     split = {name: encoded.select(idx) for name, idx in prep.splits.items()}
     n_cut = int(sum(encoded["truncated"]))
     if n_cut:
         log.warning("notes were shortened to fit model.max_length=%d in %d row(s)", recipe.model.max_length, n_cut)
     model = load_model(recipe.model, prep.schema["label_names"], tokenizer, recipe.lora, recipe.seed)
-    args = training_arguments(recipe, run_dir / "checkpoints")
     trainer = build_trainer(recipe, model, tokenizer, args, split["train"], split["valid"])
     checkpoint = get_last_checkpoint(str(run_dir / "checkpoints")) if resume and (run_dir / "checkpoints").is_dir() else None
     if resume and checkpoint is None:
@@ -263,6 +293,8 @@ def train(
 def save_model(model: Any, tokenizer: Any, spec: ModelSpec, target: Path, metrics: dict, recipe: RecipeConfig) -> None:
     """Write the Hub folder under a temporary name, then rename: a killed run never leaves a
     `model/` that loads but is half-written."""
+    from .modeling import merged
+
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     final = merged(model)

@@ -1,0 +1,95 @@
+"""Group-level approval and error rates for protected attributes (adverse-impact screening).
+
+Uses the four-fifths rule: a group approved at under 80% of the most-approved group's rate is flagged.
+Labels: 1 = bad, 0 = good; approve when PD < threshold.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from credtune.metrics.core import check_inputs
+
+MISSING = "missing"
+FOUR_FIFTHS = 0.8
+AGE_EDGES = [-np.inf, 25, 35, 45, 55, np.inf]
+AGE_LABELS = ["<25", "25-34", "35-44", "45-54", "55+"]
+
+
+def _is_numeric(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+
+def group_labels(groups: pd.Series, name: str) -> tuple[pd.Series, list[str]]:
+    """Map raw values to group labels (binning numeric columns) and give the display order."""
+    s = pd.Series(groups).reset_index(drop=True)
+    if _is_numeric(s):
+        s = s.astype(float).replace([np.inf, -np.inf], np.nan)
+    if _is_numeric(s) and "age" in name.lower():
+        cut = pd.cut(s, AGE_EDGES, right=False, labels=AGE_LABELS)
+        order = list(AGE_LABELS)
+    elif _is_numeric(s) and s.nunique() > 4:
+        cut = pd.qcut(s, 4, duplicates="drop")
+        order = [str(c) for c in cut.cat.categories]
+    else:  # categorical, or numeric codes with few levels (e.g. 0/1 flags) kept as they are
+        cut = s.astype(object).where(s.notna(), None)
+        order = sorted({str(v) for v in cut.dropna()})
+    labels = cut.astype(object).where(cut.notna(), MISSING).astype(str)
+    return labels, [*order, MISSING]
+
+
+def _rate(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def fairness_table(groups: pd.Series, y: Any, p: Any, threshold: float, name: str) -> dict[str, Any]:
+    """Per-group n, approval rate, bad rate, P(approved | good), AUC and disparate impact.
+
+    ``equal_opportunity_diff`` is a group's P(approved | good) minus the best group's (0 for the
+    most favoured, negative for the others): creditworthy applicants should be approved alike.
+    """
+    lab, prob = check_inputs(y, p)
+    if len(groups) != lab.shape[0]:
+        raise ValueError(f"groups has {len(groups)} values but y has {lab.shape[0]}")
+    labels, order = group_labels(groups, name)
+    g = labels.to_numpy()
+    approved = prob < threshold
+    rows = []
+    for level in order:
+        mask = g == level
+        n = int(mask.sum())
+        if n == 0:
+            continue
+        y_g = lab[mask]
+        goods = y_g == 0
+        both = 0 < y_g.sum() < n
+        rows.append(
+            {
+                "group": level,
+                "n": n,
+                "approval_rate": float(approved[mask].mean()),
+                "bad_rate": float(y_g.mean()),
+                "tpr": _rate(int(np.sum(approved[mask] & goods)), int(goods.sum())),
+                "auc": float(roc_auc_score(y_g, prob[mask])) if both else None,
+            }
+        )
+    best_approval = max(r["approval_rate"] for r in rows)
+    tprs = [r["tpr"] for r in rows if r["tpr"] is not None]
+    best_tpr = max(tprs) if tprs else None
+    for r in rows:
+        r["equal_opportunity_diff"] = None if r["tpr"] is None else r["tpr"] - best_tpr
+        di = r["approval_rate"] / best_approval if best_approval > 0 else None
+        r["disparate_impact"] = di
+        r["flag"] = bool(di is not None and di < FOUR_FIFTHS)
+    impacts = [r["disparate_impact"] for r in rows if r["disparate_impact"] is not None]
+    return {
+        "column": name,
+        "threshold": float(threshold),
+        "groups": rows,
+        "min_disparate_impact": min(impacts) if impacts else None,
+        "flagged": any(r["flag"] for r in rows),
+    }

@@ -1,0 +1,152 @@
+"""Reading CSV, Parquet and JSON Lines in fixed-size chunks of records, for scoring files of any size.
+
+Training reads whole tables through `datasets` (data.py); scoring must not, because a file to
+score can be far larger than memory. Chunk i always holds rows [i*n, (i+1)*n), whatever the
+format's own blocks, so a resumed or multi-process run finds the same chunks again. CSV cells are
+read as bytes and decoded with replacement, so a stray non-UTF-8 byte costs one character, not
+the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from .errors import DataError
+
+# pandas' default missing-value markers: training read CSVs through pandas, so scoring must agree
+NA_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+             "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]  # fmt: skip
+KINDS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "json",
+    ".json": "json",
+}
+CSV_BLOCK = 8 << 20  # one CSV row (a long note included) must fit in a block
+
+
+@dataclass
+class Source:
+    """One input file: its columns, its row count where the format records it, and its chunks."""
+
+    path: Path
+    kind: str
+    columns: list[str]
+    rows: int | None = None
+
+    def chunks(self, columns: list[str], chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
+        if chunk_rows <= 0:
+            raise DataError("chunk size must be a positive number of rows")
+        columns = [c for c in dict.fromkeys(columns) if c in self.columns]
+        try:
+            if self.kind == "json":
+                yield from self._json_chunks(columns, chunk_rows)
+            else:
+                yield from rechunk(self._arrow_batches(columns, chunk_rows), chunk_rows)
+        except (pa.ArrowInvalid, ValueError, UnicodeDecodeError) as exc:
+            raise DataError(f"cannot read {self.path.name}: {str(exc).splitlines()[0]}") from None
+
+    def _arrow_batches(self, columns: list[str], chunk_rows: int) -> Iterator[pa.RecordBatch]:
+        if self.kind == "parquet":
+            import pyarrow.parquet as pq
+
+            yield from pq.ParquetFile(self.path).iter_batches(
+                batch_size=min(chunk_rows, 65_536), columns=columns
+            )
+            return
+        import pyarrow.csv as pcsv
+
+        reader = pcsv.open_csv(
+            self.path,
+            read_options=pcsv.ReadOptions(block_size=CSV_BLOCK),
+            parse_options=pcsv.ParseOptions(delimiter=_delimiter(self.path), newlines_in_values=True),
+            convert_options=pcsv.ConvertOptions(
+                include_columns=columns,
+                column_types={c: pa.binary() for c in columns},  # decoded leniently per cell
+                null_values=NA_VALUES,
+                strings_can_be_null=True,
+            ),
+        )
+        yield from reader
+
+    def _json_chunks(self, columns: list[str], chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
+        import pandas as pd
+
+        with pd.read_json(
+            self.path,
+            lines=True,
+            chunksize=chunk_rows,
+            dtype=False,
+            convert_dates=False,
+            encoding_errors="replace",
+        ) as reader:
+            for frame in reader:
+                yield frame.reindex(columns=columns).to_dict("records")
+
+
+def rechunk(batches: Iterable[pa.RecordBatch], chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
+    """Arrow batches of any size -> lists of exactly `chunk_rows` records (the last may be shorter)."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        pending.append(batch)
+        count += batch.num_rows
+        while count >= chunk_rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, chunk_rows).to_pylist()
+            rest = table.slice(chunk_rows)
+            pending, count = rest.to_batches(), rest.num_rows
+    if count:
+        yield pa.Table.from_batches(pending).to_pylist()
+
+
+def open_table(path: str | Path) -> Source:
+    """Check the file and read only its column names (and row count, for Parquet)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"input file not found: {path}")
+    if path.is_dir():
+        raise DataError(f"{path} is a directory; give a CSV, Parquet or JSON Lines file")
+    kind = KINDS.get(path.suffix.lower())
+    if kind is None:
+        raise DataError(f"{path.name}: unsupported file type '{path.suffix}'; use .csv, .parquet or .jsonl")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path.name} is empty")
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            meta = pq.ParquetFile(path)
+        except pa.ArrowInvalid as exc:
+            raise DataError(f"cannot read {path.name}: {exc}") from None
+        return Source(path, kind, list(meta.schema_arrow.names), meta.metadata.num_rows)
+    if kind == "csv":
+        with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+            header = next(csv.reader(handle, delimiter=_delimiter(path)), [])
+        if not header:
+            raise DataError(f"{path.name} has no header line")
+        return Source(path, kind, header)
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        first = next((line for line in handle if line.strip()), "")
+    try:
+        record = json.loads(first)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path.name}: the first line is not JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise DataError(f"{path.name}: expected one JSON object per line")
+    return Source(path, kind, list(record))
+
+
+def _delimiter(path: Path) -> str:
+    return "\t" if path.suffix.lower() == ".tsv" else ","

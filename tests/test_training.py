@@ -1,0 +1,82 @@
+"""End to end: the real `credtune train` CLI on German credit with the tiny model."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+from conftest import RECIPES, run_cli
+from credtune.contract import load_spec
+
+METRIC_KEYS = {"auc", "pr_auc", "ks", "gini", "brier", "log_loss", "n", "positive_rate"}
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory, tiny_overrides):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    result = run_cli("train", str(RECIPES / "german_credit.yaml"), *tiny_overrides, "-o", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result
+
+
+def test_run_folder_is_complete(cli_run):
+    out, result = cli_run
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert METRIC_KEYS <= set(metrics)
+    assert metrics["n"] == 200 and 0.25 < metrics["positive_rate"] < 0.35
+    assert {"transformer", "logistic", "lightgbm"} <= set(metrics["models"])
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "credtune.json", "README.md"):
+        assert (out / "model" / name).is_file(), name
+    assert (out / "recipe.yaml").is_file() and (out / "report.html").is_file()
+    assert "held-out test split" in result.stdout and "transformer" in result.stdout
+
+
+def test_model_reloads_and_matches_plain_transformers(cli_run):
+    out, _ = cli_run
+    model_dir = out / "model"
+    spec = load_spec(model_dir)
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["id2label"] == {"0": "good", "1": "bad"}
+    rows = [{"status_of_existing_checking_account": "... < 0 DM", "duration_in_month": 24, "credit_amount": 5000}]
+    texts = [spec.make_serializer()(r) for r in rows]
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    with torch.inference_mode():
+        probs = model(**tokenizer(texts, return_tensors="pt")).logits.softmax(-1)[:, 1].numpy()
+    clf = pipeline("text-classification", model=str(model_dir), top_k=None)
+    via_pipeline = {d["label"]: d["score"] for d in clf(texts)[0]}
+    np.testing.assert_allclose(via_pipeline["bad"], probs[0], atol=1e-5)
+
+
+def test_no_target_or_machine_path_in_serialized_text_or_model(cli_run):
+    out, _ = cli_run
+    spec = load_spec(out / "model")
+    labels = {f["label"] for f in spec.serializer["fields"]}
+    assert "creditability" not in {f["name"] for f in spec.serializer["fields"]}
+    assert not {"creditability", "age_in_years", "foreign_worker"} & labels
+    for path in (out / "model").iterdir():
+        if path.suffix in (".json", ".md", ".txt"):
+            assert str(out.parent) not in path.read_text(), path.name
+
+
+def test_existing_run_is_not_overwritten(cli_run, tiny_overrides):
+    out, _ = cli_run
+    result = run_cli("train", "german_credit", *tiny_overrides, "-o", str(out))
+    assert result.returncode == 2
+    assert "already holds a finished run" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_preview_shows_tokens_and_hides_target(tiny_overrides):
+    result = run_cli("preview", "german_credit", *tiny_overrides, "-n", "2")
+    assert result.returncode == 0, result.stderr
+    assert "tokens/row" in result.stdout and "never serialized: target 'creditability'" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith("checking:")]
+    assert len(rows) == 2 and all("creditability" not in r for r in rows)
+
+
+def test_validate_all_shipped_recipes():
+    result = run_cli("validate", *[str(p) for p in sorted(RECIPES.glob("*.yaml"))])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(": ok (") == len(list(RECIPES.glob("*.yaml")))
