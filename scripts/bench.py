@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,7 +35,12 @@ RECIPE = ROOT / "recipes" / "german_credit.yaml"
 BATCH = 16
 NAIVE_MAX_LENGTH = 512
 # TabLLM's "text" serialization: every feature column, raw names and raw values, no short labels.
-TABLLM = ["serialize.template=text", "serialize.descriptions={}", "serialize.values={}", "serialize.include_protected=true"]
+TABLLM = [
+    "serialize.template=text",
+    "serialize.descriptions={}",
+    "serialize.values={}",
+    "serialize.include_protected=true",
+]
 ARMS = ("imports", "peak", "tokens", "train-naive", "train-credtune", "model",
         "score-pipeline-tabllm", "score-pipeline-credtune", "score-credtune")  # fmt: skip
 
@@ -65,12 +71,22 @@ def flop_model(model: Any) -> dict[str, int]:
         else:
             per_token += p.numel()
     cfg = model.config
-    return {"per_token": per_token, "per_row": per_row, "layers": cfg.num_hidden_layers, "hidden": cfg.hidden_size}
+    return {
+        "per_token": per_token,
+        "per_row": per_row,
+        "layers": cfg.num_hidden_layers,
+        "hidden": cfg.hidden_size,
+    }
 
 
 def forward_flops(fm: dict[str, int], lengths: list[int]) -> float:
     """2 FLOPs per weight per token, plus attention scores and mixing (QK^T, AV: 4 * L^2 * d per layer)."""
-    return float(sum(2 * fm["per_token"] * n + 2 * fm["per_row"] + 4 * fm["layers"] * n * n * fm["hidden"] for n in lengths))
+    return float(
+        sum(
+            2 * fm["per_token"] * n + 2 * fm["per_row"] + 4 * fm["layers"] * n * n * fm["hidden"]
+            for n in lengths
+        )
+    )
 
 
 def rows_frame(args: argparse.Namespace, n: int) -> Any:
@@ -158,7 +174,20 @@ def arm_tokens(args: argparse.Namespace) -> dict:
     return out
 
 
-def timed_train(trainer: Any, peak: dict, precision: str) -> dict:
+class _Counting:
+    """Wraps a data collator to record the real (non-pad) length of every row it batches."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.batches = inner, []
+
+    def __call__(self, features: list) -> Any:
+        batch = self.inner(features)
+        mask = batch["attention_mask"]
+        self.batches.append((mask.sum(1).tolist(), int(mask.shape[1])))
+        return batch
+
+
+def timed_train(trainer: Any, peak: dict, precision: str, budget_s: float | None = None) -> dict:
     """Run trainer.train() and turn the clock and collator records into throughput and MFU."""
     from transformers import TrainerCallback
 
@@ -171,8 +200,10 @@ def timed_train(trainer: Any, peak: dict, precision: str) -> dict:
         def on_train_begin(self, *a: Any, **k: Any) -> None:
             self.start = time.perf_counter()
 
-        def on_step_end(self, *a: Any, **k: Any) -> None:
+        def on_step_end(self, args: Any, state: Any, control: Any, **k: Any) -> None:
             self.marks.append(time.perf_counter())
+            if budget_s and len(self.marks) >= 2 and self.marks[-1] - self.start > budget_s:
+                control.should_training_stop = True  # time box: the other arm runs as many steps
 
     clock, counting = Clock(), _Counting(trainer.data_collator)
     trainer.data_collator = counting
@@ -231,7 +262,7 @@ def arm_train_naive(args: argparse.Namespace) -> dict:
         eval_strategy="no", logging_strategy="no", disable_tqdm=True, seed=rec.seed,
     )  # fmt: skip
     trainer = Trainer(model=model, args=targs, train_dataset=ds, processing_class=tokenizer)
-    return timed_train(trainer, args.peak, "fp32")
+    return timed_train(trainer, args.peak, "fp32", args.train_budget_s)
 
 
 def arm_train_credtune(args: argparse.Namespace) -> dict:
@@ -239,8 +270,13 @@ def arm_train_credtune(args: argparse.Namespace) -> dict:
     from credtune import data, training
     from credtune.modeling import load_model, load_tokenizer
 
-    quiet = ["train.eval_strategy=no", "train.save_strategy=no", "train.logging_strategy=no", "train.disable_tqdm=true"]
-    rec = recipe(args, [f"train.max_steps={args.steps}", *quiet])
+    quiet = [
+        "train.eval_strategy=no",
+        "train.save_strategy=no",
+        "train.logging_strategy=no",
+        "train.disable_tqdm=true",
+    ]
+    rec = recipe(args, [f"train.max_steps={args.train_steps}", *quiet])
     prep = data.prepare(rec)
     tokenizer = load_tokenizer(rec.model)
     encoded = training.encode(prep.table, prep.serializer, tokenizer, rec.model.max_length)
@@ -259,10 +295,14 @@ def arm_model(args: argparse.Namespace) -> dict:
     from credtune.api import train
 
     rec = recipe(args, ["train.max_steps=2", "train.eval_strategy=no", "train.save_strategy=no",
-                        "train.disable_tqdm=true", "baselines=[]"])  # fmt: skip
+                        "train.disable_tqdm=true", "baselines=[]", "data.sample=200"])  # fmt: skip
+    target = Path(args.model_dir or Path(args.work_dir) / "model")
     start = time.perf_counter()
-    result = train(rec, Path(args.work_dir) / "run", overwrite=True)
-    return {"model_dir": str(result.run_dir / "model"), "seconds": round(time.perf_counter() - start, 1)}
+    result = train(rec, target.parent / f".{target.name}-run", overwrite=True)
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.move(result.run_dir / "model", target)
+    shutil.rmtree(result.run_dir)
+    return {"model_dir": str(target), "seconds": round(time.perf_counter() - start, 1)}
 
 
 def _score_flops(args: argparse.Namespace, lengths: list[int], seconds: float) -> dict:
@@ -282,12 +322,17 @@ def _pipeline_arm(args: argparse.Namespace, texts: list[str]) -> dict:
 
     clf = pipeline("text-classification", model=args.model_dir, device="cpu")
     clf(texts[:4])  # warm-up
-    start = time.perf_counter()
-    clf(texts)
+    done, start = 0, time.perf_counter()
+    while done < len(texts):  # chunks of 16 rows: the same calls as clf(texts), with a time box
+        clf(texts[done : done + 16])
+        done = min(done + 16, len(texts))
+        if time.perf_counter() - start > args.score_budget_s:
+            break
     seconds = time.perf_counter() - start
+    texts = texts[:done]
     lengths = [len(ids) for ids in clf.tokenizer(texts)["input_ids"]]
-    return {"rows": len(texts), "seconds": round(seconds, 2), "rows_per_s": round(len(texts) / seconds, 1),
-            "call": "pipeline(...)(texts)", **_score_flops(args, lengths, seconds)}  # fmt: skip
+    return {"rows": len(texts), "seconds": round(seconds, 2), "rows_per_s": round(len(texts) / seconds, 2),
+            "call": "pipeline('text-classification', model=dir)(texts)", **_score_flops(args, lengths, seconds)}  # fmt: skip
 
 
 def arm_score_pipeline_tabllm(args: argparse.Namespace) -> dict:
@@ -320,7 +365,7 @@ def arm_score_credtune(args: argparse.Namespace) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(args.model_dir)
     texts = [serializer.render(row, tokenizer, spec.max_length)[0] for row in df.to_dict("records")]
     lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=spec.max_length)["input_ids"]]
-    return {"rows": len(df), "seconds": round(seconds, 2), "rows_per_s": round(len(df) / seconds, 1),
+    return {"rows": len(df), "seconds": round(seconds, 2), "rows_per_s": round(len(df) / seconds, 2),
             "call": "CreditScorer.from_pretrained(dir).predict_proba(df)", **_score_flops(args, lengths, seconds)}  # fmt: skip
 
 
@@ -367,11 +412,17 @@ def targets(res: dict) -> list[dict]:
         (f"train MFU vs {'bf16' if bf16_on else 'fp32'} matmul peak ({peak.get('bf16_gflops' if bf16_on else 'fp32_gflops')} GFLOP/s)",
          ">= 0.60 (target applies where bf16 is on)", cred.get("mfu"), lambda v: v >= 0.6),
     ]  # fmt: skip
-    return [{"name": n, "target": t, "measured": v, "met": None if v is None else bool(ok(v))} for n, t, v, ok in rows]
+    return [
+        {"name": n, "target": t, "measured": v, "met": None if v is None else bool(ok(v))}
+        for n, t, v, ok in rows
+    ]
 
 
 def markdown(res: dict) -> str:
-    lines = [f"## credtune bench ({res['settings']['model']}, {res['machine']['threads']} threads, {res['machine']['cpu']})", ""]
+    lines = [
+        f"## credtune bench ({res['settings']['model']}, {res['machine']['threads']} threads, {res['machine']['cpu']})",
+        "",
+    ]
     p = res["peak"]
     lines += [f"matmul peak: fp32 {p.get('fp32_gflops')} GFLOP/s, bf16 {p.get('bf16_gflops')} GFLOP/s; "
               f"bf16_is_faster={p.get('bf16_is_faster')}; credtune trained in {res['train']['credtune'].get('precision')}", ""]  # fmt: skip
@@ -385,7 +436,11 @@ def markdown(res: dict) -> str:
         t = res["train"][name]
         lines.append(f"| {name} | {t.get('precision')} | {t.get('samples_per_s')} | {t.get('real_tokens_per_s')} | "
                      f"{t.get('mean_padded_width')} | {t.get('useful_gflops_per_s')} | {t.get('mfu')} | {t.get('peak_rss_mb')} |")  # fmt: skip
-    lines += ["", "| scoring arm | rows | rows/s | tokens/row | useful GFLOP/s | MFU | peak RSS MB |", "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| scoring arm | rows | rows/s | tokens/row | useful GFLOP/s | MFU | peak RSS MB |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, s in res["score"].items():
         if isinstance(s, dict):
             lines.append(f"| {name} | {s.get('rows')} | {s.get('rows_per_s', s.get('error'))} | {s.get('mean_tokens_per_row')} | "
@@ -402,23 +457,34 @@ def orchestrate(args: argparse.Namespace) -> dict:
     res: dict[str, Any] = {
         "machine": {"cpu": _cpu_name(), "threads": torch.get_num_threads(), "load_avg_start": os.getloadavg(),
                     "torch": torch.__version__, "transformers": transformers.__version__, "python": platform.python_version()},
-        "settings": {"model": args.model, "steps": args.steps, "batch_size": BATCH, "rows": args.rows, "quick": args.quick},
+        "settings": {"model": args.model, "steps": args.steps, "batch_size": BATCH, "rows": args.rows, "quick": args.quick,
+                     "train_budget_s": args.train_budget_s, "score_budget_s": args.score_budget_s},
     }  # fmt: skip
     started = time.perf_counter()
     res["imports"] = run_arm("imports", args)
     res["peak"] = run_arm("peak", args)
     res["tokens"] = run_arm("tokens", args)
     extra = {"peak": res["peak"]}
-    res["train"] = {"naive": run_arm("train-naive", args, extra), "credtune": run_arm("train-credtune", args, extra)}
-    res["train"]["speedup"] = ratio(res["train"]["credtune"].get("samples_per_s"), res["train"]["naive"].get("samples_per_s"))
-    model_dir = args.model_dir or run_arm("model", args).get("model_dir")
+    naive = run_arm("train-naive", args, {**extra, "train_budget_s": args.train_budget_s})
+    extra["train_steps"] = naive.get("steps") or args.steps  # the same number of optimizer steps
+    res["train"] = {"naive": naive, "credtune": run_arm("train-credtune", args, extra)}
+    res["train"]["speedup"] = ratio(
+        res["train"]["credtune"].get("samples_per_s"), res["train"]["naive"].get("samples_per_s")
+    )
+    reuse = args.model_dir and (Path(args.model_dir) / "credtune.json").is_file()
+    model_dir = args.model_dir if reuse else run_arm("model", args).get("model_dir")
+    res["model"] = {"model_dir": model_dir, "reused": bool(reuse)}
     score: dict[str, Any] = {}
     if model_dir:
         extra["model_dir"] = model_dir
         for name in ("pipeline_tabllm", "pipeline_credtune", "credtune"):
-            score[name] = run_arm(f"score-{name.replace('_', '-')}", args, extra)
+            score[name] = run_arm(
+                f"score-{name.replace('_', '-')}", args, {**extra, "score_budget_s": args.score_budget_s}
+            )
         for name in ("pipeline_tabllm", "pipeline_credtune"):
-            score[f"speedup_vs_{name}"] = ratio(score["credtune"].get("rows_per_s"), score[name].get("rows_per_s"))
+            score[f"speedup_vs_{name}"] = ratio(
+                score["credtune"].get("rows_per_s"), score[name].get("rows_per_s")
+            )
     res["score"] = score
     res["peak_end"] = run_arm("peak", args)  # the machine is shared: a second look at the peak
     res["machine"]["load_avg_end"] = os.getloadavg()
@@ -439,12 +505,31 @@ def _cpu_name() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="minilm", help="backbone: minilm (bundled all-MiniLM-L6-v2) or a model folder")
+    parser.add_argument(
+        "--model", default="minilm", help="backbone: minilm (bundled all-MiniLM-L6-v2) or a model folder"
+    )
     parser.add_argument("--quick", action="store_true", help="6 train steps, 200 scoring rows (~2 minutes)")
     parser.add_argument("--steps", type=int, help="optimizer steps per training arm (default 20, quick 6)")
     parser.add_argument("--rows", type=int, help="rows per scoring arm (default 1000, quick 200)")
     parser.add_argument("--out", default="bench.json", help="where to write the results (default bench.json)")
-    parser.add_argument("--model-dir", help="reuse this credtune model folder for scoring instead of training one")
+    parser.add_argument(
+        "--model-dir",
+        help="credtune model folder for scoring: reused if it holds credtune.json, "
+        "else a 2-step model is trained into it (default: a scratch folder)",
+    )
+    parser.add_argument(
+        "--train-budget",
+        type=float,
+        dest="train_budget_s",
+        help="stop the naive train loop after this many seconds (min 2 steps); the credtune arm "
+        "then runs the same number of steps (default 300, quick 60)",
+    )
+    parser.add_argument(
+        "--score-budget",
+        type=float,
+        dest="score_budget_s",
+        help="stop each pipeline arm after this many seconds (default 120, quick 30)",
+    )
     parser.add_argument("--work-dir", help="scratch folder (default: a temporary folder, removed afterwards)")
     parser.add_argument("--arm", choices=ARMS, help=argparse.SUPPRESS)
     parser.add_argument("--payload", help=argparse.SUPPRESS)
@@ -457,6 +542,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.steps = args.steps or (6 if args.quick else 20)
     args.rows = args.rows or (200 if args.quick else 1000)
+    args.train_budget_s = args.train_budget_s or (60.0 if args.quick else 300.0)
+    args.score_budget_s = args.score_budget_s or (30.0 if args.quick else 120.0)
     with tempfile.TemporaryDirectory(prefix="credtune-bench-") as tmp:
         args.work_dir = args.work_dir or tmp
         res = orchestrate(args)

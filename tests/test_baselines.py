@@ -19,10 +19,18 @@ def make_data(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     debt = rng.uniform(0, 1, n)
     housing = rng.choice(["own", "rent", "free"], n, p=[0.5, 0.35, 0.15])
     region = rng.integers(1, 5, n)  # numeric codes used as a category
-    logit = -1.0 - 1.5 * (np.log(income) - 10) / 0.4 + 3.0 * (debt - 0.5) + np.where(housing == "rent", 1.0, 0.0)
+    logit = (
+        -1.0 - 1.5 * (np.log(income) - 10) / 0.4 + 3.0 * (debt - 0.5) + np.where(housing == "rent", 1.0, 0.0)
+    )
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     df = pd.DataFrame(
-        {"income": income, "debt_ratio": debt, "all_missing": np.nan, "housing": housing, "region_code": region}
+        {
+            "income": income,
+            "debt_ratio": debt,
+            "all_missing": np.nan,
+            "housing": housing,
+            "region_code": region,
+        }
     )
     df.loc[rng.random(n) < 0.05, "income"] = np.nan
     df.loc[rng.random(n) < 0.02, "debt_ratio"] = np.inf
@@ -38,7 +46,10 @@ def results() -> tuple[dict, np.ndarray, np.ndarray]:
     odd["housing"] = "boat"  # never seen in training
     odd["region_code"] = 99
     odd = odd.drop(columns=["debt_ratio"])  # absent column is treated as missing
-    out = run_baselines(list(BASELINES), train, y_train, {"test": test, "odd": odd}, NUMERIC, CATEGORICAL, seed=0)
+    # n_jobs=1: test machines are small and shared, and oversubscribed OpenMP is very slow
+    out = run_baselines(
+        list(BASELINES), train, y_train, {"test": test, "odd": odd}, NUMERIC, CATEGORICAL, seed=0, n_jobs=1
+    )
     return out, y_test, y_train
 
 
@@ -58,8 +69,8 @@ def test_unseen_category_and_missing_column(results: tuple[dict, np.ndarray, np.
 
 def test_seed_makes_lightgbm_reproducible() -> None:
     train, y = make_data(300, 2)
-    a = run_baselines(["lightgbm"], train, y, {"t": train}, NUMERIC, CATEGORICAL, seed=7)
-    b = run_baselines(["lightgbm"], train, y, {"t": train}, NUMERIC, CATEGORICAL, seed=7)
+    a = run_baselines(["lightgbm"], train, y, {"t": train}, NUMERIC, CATEGORICAL, seed=7, n_jobs=1)
+    b = run_baselines(["lightgbm"], train, y, {"t": train}, NUMERIC, CATEGORICAL, seed=7, n_jobs=1)
     np.testing.assert_array_equal(a["lightgbm"]["t"], b["lightgbm"]["t"])
 
 
@@ -76,4 +87,6 @@ def test_invalid_arguments(kwargs: dict, match: str) -> None:
     train, y = make_data(50, 3)
     args = {"names": ["logistic"], "y_train": y, "numeric": NUMERIC, "categorical": CATEGORICAL, **kwargs}
     with pytest.raises(ValueError, match=match):
-        run_baselines(args["names"], train, args["y_train"], {"t": train}, args["numeric"], args["categorical"])
+        run_baselines(
+            args["names"], train, args["y_train"], {"t": train}, args["numeric"], args["categorical"]
+        )

@@ -97,6 +97,7 @@ def evaluate_model(
     """Score a labelled file with a trained model: credit metrics, decision at the stored threshold,
     fairness, drift vs `reference`; writes metrics.json + report into `report_dir`."""
     from . import metrics as M
+    from .contract import load_spec
     from .data import read_table
     from .evaluation import sigmoid
     from .report import write_report
@@ -108,9 +109,10 @@ def evaluate_model(
         model_dir = model_dir / "model"
     name = model_dir.parent.name if model_dir.name == "model" else model_dir.name
     out_dir = Path(report_dir) if report_dir else Path("runs") / f"evaluate-{name}"
+    source = Path(data).name
+    df, y, dropped = _labelled_frame(read_table(data), load_spec(model_dir).schema, source)  # before the weights
     scorer = CreditScorer.from_pretrained(model_dir)
-    spec, schema, source = scorer.spec, scorer.spec.schema, Path(data).name
-    df, y, dropped = _labelled_frame(read_table(data), schema, source)
+    spec, schema = scorer.spec, scorer.spec.schema
     margin = scorer.predict_margin(df)
     p, raw = scorer.calibrate(margin), sigmoid(margin)
     scores = M.credit_metrics(y, p)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-BASELINES = ("logistic", "lightgbm")
+from .config import BASELINES  # one list, shared with recipe validation
 
 
 def _numeric_frame(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
@@ -72,7 +73,9 @@ def _lgbm_frame(num: pd.DataFrame, cat: pd.DataFrame, levels: dict[str, list[str
     return out
 
 
-def _fit_lightgbm(num: pd.DataFrame, cat: pd.DataFrame, y: np.ndarray, seed: int) -> tuple[Any, dict]:
+def _fit_lightgbm(
+    num: pd.DataFrame, cat: pd.DataFrame, y: np.ndarray, seed: int, n_jobs: int
+) -> tuple[Any, dict]:
     from lightgbm import LGBMClassifier
 
     levels = {c: sorted(cat[c].dropna().unique().tolist()) for c in cat.columns}
@@ -86,7 +89,7 @@ def _fit_lightgbm(num: pd.DataFrame, cat: pd.DataFrame, y: np.ndarray, seed: int
         colsample_bytree=0.8,
         random_state=seed,
         verbose=-1,
-        n_jobs=2,
+        n_jobs=n_jobs,
     )
     model.fit(_lgbm_frame(num, cat, levels), y)
     return model, levels
@@ -100,11 +103,16 @@ def run_baselines(
     numeric: list[str],
     categorical: list[str],
     seed: int = 0,
+    *,
+    n_jobs: int | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Fit each named baseline on the training frame and return PD (P(y=1)) per baseline per split.
 
     Infinite values count as missing; columns with no value at all in training are dropped, and
-    columns absent from a prediction frame are treated as missing there.
+    columns absent from a prediction frame are treated as missing there. ``n_jobs`` is LightGBM's
+    thread count: keep it at or below the free cores, OpenMP slows down badly when oversubscribed.
+    By default one thread below 20,000 rows (a second thread gains nothing there and can cost 100x
+    on a busy machine), else every core this process may use.
     """
     unknown = [n for n in names if n not in BASELINES]
     if unknown:
@@ -115,6 +123,8 @@ def run_baselines(
     if not np.all(np.isin(y, (0.0, 1.0))) or not 0 < y.sum() < y.shape[0]:
         raise ValueError("y_train must contain both classes, coded 0 (good) and 1 (bad)")
     y = y.astype(int)
+    if n_jobs is None:
+        n_jobs = 1 if len(train_df) < 20_000 else len(os.sched_getaffinity(0))
     missing = [c for c in [*numeric, *categorical] if c not in train_df.columns]
     if missing:
         raise ValueError(f"columns not in the training data: {missing}")
@@ -134,6 +144,8 @@ def run_baselines(
                 s: model.predict_proba(pd.concat(parts, axis=1))[:, 1] for s, parts in splits.items()
             }
         else:
-            model, levels = _fit_lightgbm(num, cat, y, seed)
-            results[name] = {s: model.predict_proba(_lgbm_frame(*parts, levels))[:, 1] for s, parts in splits.items()}
+            model, levels = _fit_lightgbm(num, cat, y, seed, n_jobs)
+            results[name] = {
+                s: model.predict_proba(_lgbm_frame(*parts, levels))[:, 1] for s, parts in splits.items()
+            }
     return results

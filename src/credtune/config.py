@@ -174,17 +174,41 @@ def find_recipe(name: str | Path) -> Path:
 
 
 def load_recipe(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> RecipeConfig:
-    """Load a recipe file, apply `key.sub=value` overrides, validate types and choices."""
+    """Load a recipe file, apply `key.sub=value` overrides, validate types and choices.
+
+    `extends: other.yaml` (relative to the recipe) starts from another recipe, so a variant holds
+    only what differs from it."""
     path = find_recipe(path)
+    raw = _read_yaml(path)
+    raw.setdefault("name", path.stem)
+    raw["source_dir"] = str(path.resolve().parent)
+    return recipe_from_dict(raw, overrides)
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}  # noqa: S506
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a recipe is a mapping of sections (data, serialize, model, train, ...)")
-    raw.setdefault("name", path.stem)
-    raw["source_dir"] = str(path.resolve().parent)
-    return recipe_from_dict(raw, overrides)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    base_path = path.parent / str(parent)
+    base_path = base_path if base_path.is_file() else find_recipe(str(parent))
+    if base_path.resolve() in seen:
+        raise ConfigError(f"{path}: 'extends' loops back to {base_path}")
+    return _merge(_read_yaml(base_path, (*seen, path.resolve())), raw)
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def recipe_from_dict(raw: dict[str, Any], overrides: list[str] | dict[str, Any] | None = None) -> RecipeConfig:

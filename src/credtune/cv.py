@@ -4,13 +4,14 @@ On a table of a thousand rows a single test split gives an AUC whose noise is la
 gaps between models; out-of-fold (OOF) predictions for every row, and the spread over folds, say
 whether the transformer really beats logistic regression and LightGBM. Rows are read, labelled,
 serialized and tokenized once; each fold only selects rows. Output folder: `cv.json`, `oof.csv`,
-`report.md`/`report.html`.
+`folds.jsonl` (one line per finished fold, written as it goes), `report.md`/`report.html`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gc
+import json
 import logging
 import shutil
 import sys
@@ -108,6 +109,10 @@ def cross_validate(
             for name, p in row.pop("pd").items():
                 preds[name][test_idx] = p
             per_fold.append({"seed": seed, "fold": k + 1, **row})
+            if state.is_main_process:  # progress a long run can be followed (and salvaged) by
+                out_dir.mkdir(parents=True, exist_ok=True)
+                with (out_dir / "folds.jsonl").open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(per_fold[-1]) + "\n")
             log.info(
                 "seed %d fold %d/%d: %s (%.0f s)", seed, k + 1, folds,
                 ", ".join(f"{n} AUC {row.get(f'{n}_auc') or float('nan'):.4f}" for n in ["transformer", *recipe.baselines]),
@@ -116,10 +121,10 @@ def cross_validate(
         raw_runs.append(preds.pop("pd_raw"))
         for name, p in preds.items():
             oof.setdefault(name, []).append(p)
-    shutil.rmtree(out_dir / ".cv-checkpoints", ignore_errors=True)
+    state.wait_for_everyone()
     if not state.is_main_process:
-        state.wait_for_everyone()
         return RunResult(out_dir, {})
+    shutil.rmtree(out_dir / ".cv-checkpoints", ignore_errors=True)
 
     metrics = summarize(recipe, y, oof, fold_of, per_fold)
     mean_oof = {name: np.mean(runs, axis=0) for name, runs in oof.items()}
@@ -140,7 +145,6 @@ def cross_validate(
 
     arrays = {"y": y, "pd": pds, "pd_raw": pd_raw}
     write_report(out_dir, metrics, arrays, title=f"credtune {folds}-fold cross-validation: {recipe.name}")
-    state.wait_for_everyone()
     return RunResult(out_dir, metrics)
 
 

@@ -6,6 +6,7 @@ never loaded whole into pandas. The schema built here is the `schema` section of
 
 from __future__ import annotations
 
+import codecs
 import csv
 import logging
 import math
@@ -44,6 +45,7 @@ def read_table(path: str | Path) -> datasets.Dataset:
     kwargs: dict[str, Any] = {}
     if builder == "csv":
         header = _check_csv_header(path)
+        _warn_not_utf8(path)
         kwargs = {"encoding_errors": "replace", "sep": "\t" if path.suffix.lower() == ".tsv" else ","}
     try:
         table = datasets.load_dataset(builder, data_files=str(path.resolve()), split="train", **kwargs)
@@ -55,6 +57,25 @@ def read_table(path: str | Path) -> datasets.Dataset:
     if len(table) == 0:
         raise DataError(f"{path.name} has a header but no rows")
     return table
+
+
+def _warn_not_utf8(path: Path) -> None:
+    """Undecodable bytes are replaced rather than refused (one stray byte should not stop a run);
+    say so, with the offset of the first one."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                log.warning(
+                    "%s is not valid UTF-8 (first bad byte at offset %d); bad bytes were replaced by U+FFFD",
+                    path.name,
+                    max(offset + exc.start, 0),
+                )
+                return
+            offset += len(chunk)
 
 
 def _check_csv_header(path: Path) -> list[str]:

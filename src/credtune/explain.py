@@ -107,7 +107,10 @@ def reason_line(label: str, value: str, change: float) -> str:
     """'Checking '< 0 DM' raised the estimated default risk by 6.1 points' (PD percentage points)."""
     name = label[:1].upper() + label[1:]
     verb = "raised" if change > 0 else "lowered" if change < 0 else "did not change"
-    amount = f" by {abs(change) * 100:.1f} points" if change else ""
+    points = abs(change) * 100
+    amount = (
+        "" if not change else f" by {points:.1f} points" if points >= 0.05 else " by less than 0.1 points"
+    )
     return f"{name} '{value}' {verb} the estimated default risk{amount}"
 
 

@@ -21,14 +21,25 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 MODEL_ORDER = ("transformer", "logistic", "lightgbm", "blend", "blend_stacked")
-COLORS = {"transformer": "#1f77b4", "logistic": "#7f7f7f", "lightgbm": "#2ca02c", "blend": "#d62728"}
+COLORS = {
+    "transformer": "#1f77b4",
+    "logistic": "#7f7f7f",
+    "lightgbm": "#2ca02c",
+    "blend": "#d62728",
+    "blend_stacked": "#9467bd",
+}
 HEADLINE = (("auc", "AUC"), ("gini", "Gini"), ("ks", "KS"), ("pr_auc", "PR-AUC"), ("brier", "Brier"))
 HEADLINE += (("log_loss", "log loss"), ("ece", "ECE"))
+ROWS = {
+    "train": "rows of the held-out test split",
+    "cv": "rows, each scored out of fold by models that never saw it",
+    "evaluate": "rows of the evaluated file",
+}
 CSS = """body{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{border-bottom:2px solid #1f77b4}h2{margin-top:2em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 9px;text-align:right}
 th{background:#f2f5f9}td:first-child,th:first-child{text-align:left}tr.flag td{background:#fde2e1}
-img{max-width:100%;height:auto}.note{color:#555}"""
+img{max-width:100%;height:auto}.wide{overflow-x:auto}.note{color:#555}"""
 
 
 class Report:
@@ -73,7 +84,8 @@ class Report:
                 out.append("|" + "---|" * len(cols))
                 for row in rows:
                     mark = "⚠ " if flag and flag(row) else ""
-                    out.append("| " + mark + " | ".join(_fmt(row.get(c)) for c in cols) + " |")
+                    cells = (_fmt(row.get(c)).replace("|", "\\|") for c in cols)
+                    out.append("| " + mark + " | ".join(cells) + " |")
                 out.append("")
         return "\n".join(out)
 
@@ -92,12 +104,14 @@ class Report:
             else:
                 rows, flag = value
                 cols = list(rows[0])
-                out.append("<table><tr>" + "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr>")
+                out.append(
+                    "<div class='wide'><table><tr>" + "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr>"
+                )
                 for row in rows:
                     css = " class='flag'" if flag and flag(row) else ""
                     cells = "".join(f"<td>{esc(_fmt(row.get(c)))}</td>" for c in cols)
                     out.append(f"<tr{css}>{cells}</tr>")
-                out.append("</table>")
+                out.append("</table></div>")
         out.append("</body></html>")
         return "\n".join(out)
 
@@ -108,7 +122,9 @@ def _fmt(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else ""
     if isinstance(value, (float, np.floating)):
-        return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4f}"
+        return (
+            f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.1f}" if abs(value) >= 10 else f"{value:.4f}"
+        )
     if isinstance(value, (list, tuple)):
         return ", ".join(_fmt(v) for v in value)
     return str(value)
@@ -119,8 +135,14 @@ def _models(named: dict[str, Any]) -> list[str]:
 
 
 def _figure(width: float = 6.4, height: float = 4.2) -> tuple[Figure, Any]:
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     fig = Figure(figsize=(width, height))
-    return fig, fig.add_subplot()
+    ax = fig.add_subplot()
+    for axis in (ax.xaxis, ax.yaxis):  # short tick labels even when PDs span a tiny range
+        axis.set_major_locator(MaxNLocator(6))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.4g}"))
+    return fig, ax
 
 
 def _both_classes(y: Any) -> bool:
@@ -135,8 +157,10 @@ def headline(rep: Report, metrics: dict[str, Any]) -> None:
     rep.heading("Headline metrics")
     n, rate = metrics.get("n"), metrics.get("positive_rate")
     if n is not None and rate is not None:
+        rows = ROWS.get(metrics.get("kind", "train"), "rows")
         rep.para(
-            f"{n} rows scored, default rate {rate:.1%}. AUC/Gini/KS: higher is better; Brier, log loss, ECE: lower."
+            f"{n} {rows}, default rate {rate:.1%}. AUC, Gini, KS, PR-AUC: higher is better; "
+            "Brier, log loss, ECE: lower is better."
         )
     rows = []
     for name in _models(models):
@@ -219,10 +243,11 @@ def distribution_section(rep: Report, y: Any, p: Any) -> None:
     bins = np.linspace(p.min(), p.max() + 1e-12, 31)
     for label, mask, color in (("goods", y == 0, "#2ca02c"), ("bads", y == 1, "#d62728")):
         if mask.any():
+            share = np.full(mask.sum(), 1 / mask.sum())
             ax.hist(
-                p[mask], bins=bins, density=True, alpha=0.55, color=color, label=f"{label} (n={mask.sum()})"
+                p[mask], bins=bins, weights=share, alpha=0.55, color=color, label=f"{label} (n={mask.sum()})"
             )
-    ax.set(xlabel="PD", ylabel="density", title="Score distribution by class")
+    ax.set(xlabel="PD", ylabel="share of the class", title="Score distribution by class")
     ax.legend()
     rep.heading("Score distribution")
     rep.figure(fig, "distribution", "histogram of PD for goods and bads")
@@ -287,8 +312,10 @@ def fields_section(rep: Report, fields: list[Any]) -> None:
 
 def importance_section(rep: Report, importance: list[dict[str, Any]]) -> None:
     rows = sorted(importance, key=lambda r: r["mean_abs_effect"])[-25:]
-    fig, ax = _figure(6.4, 0.6 + 0.28 * len(rows))
-    ax.barh([r["field"] for r in rows], [r["mean_abs_effect"] for r in rows], color="#1f77b4")
+    labels = [str(r["field"]) if len(str(r["field"])) <= 36 else str(r["field"])[:35] + "…" for r in rows]
+    fig, ax = _figure(8.0, 1.2 + 0.28 * len(rows))
+    ax.barh(range(len(rows)), [r["mean_abs_effect"] for r in rows], color="#1f77b4")
+    ax.set_yticks(range(len(rows)), labels=labels)
     ax.set(xlabel="mean |effect on PD| when the field is hidden", title="Global field importance")
     rep.heading("Field importance")
     rep.figure(fig, "importance", "bar chart of mean absolute effect per field")
@@ -296,21 +323,35 @@ def importance_section(rep: Report, importance: list[dict[str, Any]]) -> None:
 
 def cv_section(rep: Report, metrics: dict[str, Any]) -> None:
     per_fold = metrics.get("per_fold") or []
+    names = [n for n in _models(metrics.get("models") or {}) if f"{n}_auc" in per_fold[0]]
     rep.heading("Per fold")
-    rep.table(per_fold)
+    rep.para("Each fold's held-out rows, scored by models trained on the other folds (AUC / KS per model).")
+    rep.table(
+        [
+            {
+                "seed": r["seed"],
+                "fold": r["fold"],
+                "rows train/valid/test": f"{r['train_rows']}/{r['valid_rows']}/{r['test_rows']}",
+                **{f"{n} AUC / KS": f"{_fmt(r[f'{n}_auc'])} / {_fmt(r[f'{n}_ks'])}" for n in names},
+                "threshold": r.get("threshold"),
+                "approval rate": r.get("approval_rate"),
+                "bad rate approved": r.get("bad_rate_approved"),
+                "seconds": r.get("seconds"),
+            }
+            for r in per_fold
+        ]
+    )
     seeds = metrics.get("per_seed") or []
     if len(seeds) > 1:
         rep.para("Transformer out-of-fold metrics per seed (the headline averages PD over seeds):")
         rep.table(seeds)
     blend = metrics.get("blend") or {}
     if blend:
-        rep.para("Blends (transformer + LightGBM), out of fold:")
-        rep.table(
-            [
-                {"blend": name, **{k: v for k, v in b.items() if not isinstance(v, (list, dict))}}
-                for name, b in blend.items()
-            ]
-        )
+        rep.para("Blends of transformer and LightGBM, out of fold (stacked weights are cross-fitted):")
+        rows = [
+            {"blend": k, **{m: v for m, v in b.items() if not isinstance(v, list)}} for k, b in blend.items()
+        ]
+        rep.table(rows)
 
 
 def build(metrics: dict[str, Any], arrays: dict[str, Any] | None, title: str) -> Report:

@@ -23,6 +23,8 @@ TEMPLATES: dict[str, tuple[str, str, str, str]] = {
 }
 BAND_WORDS = ("very low", "low", "typical", "high", "very high")
 _WS = re.compile(r"\s+")
+_WORD = re.compile(r"\S+")
+CHARS_PER_TOKEN = 16  # no token is longer: a note is cut to (budget + 1) * 16 characters before tokenizing
 
 _PII_PATTERNS = [
     ("[EMAIL]", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
@@ -71,7 +73,9 @@ class Serializer:
         self.fields = [f if isinstance(f, FieldSpec) else FieldSpec(**f) for f in self.fields]
         _, kv, suffix, sep = TEMPLATES[self.template]
         for spec in self.fields:  # the field boundary is suffix + sep: "text" labels may hold spaces
-            if kv in spec.label or suffix + sep in spec.label or '"' in spec.label or not spec.label.strip():
+            # `label + kv` must hold kv only at its end: "loan is" + " is " would parse as "loan"
+            bad_kv = (spec.label + kv).find(kv) != len(spec.label)
+            if bad_kv or suffix + sep in spec.label or '"' in spec.label or not spec.label.strip():
                 raise ValueError(f"field label {spec.label!r} is empty or contains a separator")
         # The structured fields come first so truncation only ever shortens the notes at the end.
         self.fields.sort(key=lambda f: f.kind == "text")
@@ -89,15 +93,21 @@ class Serializer:
         return [f.name for f in self.fields]
 
     # -- rendering ---------------------------------------------------------------------------
-    def format_value(self, spec: FieldSpec, value: Any) -> str:
+    def format_value(self, spec: FieldSpec, value: Any, limit: int | None = None) -> str:
+        """The value as the model reads it; with `limit`, a note keeps at most its first `limit`
+        characters, so that a 100 kB note costs no more to render than a short one."""
+        return self._format(spec, value, limit)[0]
+
+    def _format(self, spec: FieldSpec, value: Any, limit: int | None) -> tuple[str, bool]:
+        """The value, and False when a note was clipped to `limit` characters."""
         if _is_missing(value):
-            return self.missing
+            return self.missing, True
         if spec.kind == "numeric":
-            return self._format_number(spec, value)
-        text = _WS.sub(" ", str(value)).strip()
-        if spec.kind == "text" and self.mask_pii:
-            text = mask_pii(text)
-        return self.values.get(spec.name, {}).get(text, text) if spec.kind == "categorical" else text
+            return self._format_number(spec, value), True
+        if spec.kind == "text":
+            return _note_text(str(value), limit, self.mask_pii)
+        text = _collapse(str(value))[0]
+        return (self.values.get(spec.name, {}).get(text, text) if spec.kind == "categorical" else text), True
 
     def _format_number(self, spec: FieldSpec, value: Any) -> str:
         try:
@@ -115,8 +125,8 @@ class Serializer:
             text += f" ({BAND_WORDS[_band(number, spec.bands)]})"
         return text
 
-    def parts(self, record: Mapping[str, Any]) -> list[tuple[FieldSpec, str]]:
-        return [(spec, self.format_value(spec, record.get(spec.name))) for spec in self.fields]
+    def parts(self, record: Mapping[str, Any], limit: int | None = None) -> list[tuple[FieldSpec, str]]:
+        return [(spec, self.format_value(spec, record.get(spec.name), limit)) for spec in self.fields]
 
     def render(
         self,
@@ -124,21 +134,31 @@ class Serializer:
         tokenizer: Tokenizer | None = None,
         max_length: int | None = None,
     ) -> tuple[str, bool]:
-        """Text for one record, and whether its notes were cut to fit `max_length` tokens."""
-        parts = self.parts(record)
-        if tokenizer is None or max_length is None or not any(s.kind == "text" for s, _ in parts):
-            return self._join(parts), False
-        head = [(s, v) for s, v in parts if s.kind != "text"]
-        notes = [(s, v) for s, v in parts if s.kind == "text"]
-        empty = head + [(s, "") for s, _ in notes]
+        """Text for one record, and whether its notes were cut to fit `max_length` tokens.
+
+        Only notes are cut, never a structured field. Escaping a note adds characters (and so
+        tokens) that its own token count did not see, so the joined text is measured and the
+        notes cut again until it fits."""
+        if tokenizer is None or max_length is None or not any(s.kind == "text" for s in self.fields):
+            return self._join(self.parts(record)), False
+        limit = (max_length + 1) * CHARS_PER_TOKEN
+        formatted = [(spec, *self._format(spec, record.get(spec.name), limit)) for spec in self.fields]
+        head = [(s, v) for s, v, _ in formatted if s.kind != "text"]
+        notes = [(s, v, whole) for s, v, whole in formatted if s.kind == "text"]
+        empty = head + [(s, "") for s, _, _ in notes]
         budget = max_length - len(tokenizer(self._join(empty))["input_ids"])
-        truncated, kept = False, []
-        for spec, note in notes:
-            cut = _cut_to_tokens(note, max(budget, 0), tokenizer)
-            truncated |= cut != note
-            budget -= len(tokenizer(cut, add_special_tokens=False)["input_ids"]) if cut else 0
-            kept.append((spec, cut))
-        return self._join(head + kept), truncated
+        while True:
+            truncated, kept, left = False, [], budget
+            for spec, note, whole in notes:
+                cut = _cut_to_tokens(note, max(left, 0), tokenizer)
+                truncated |= cut != note or not whole
+                left -= len(tokenizer(cut, add_special_tokens=False)["input_ids"]) if cut else 0
+                kept.append((spec, cut))
+            text = self._join(head + kept)
+            over = len(tokenizer(text)["input_ids"]) - max_length
+            if over <= 0 or budget <= 0:
+                return text, truncated
+            budget -= over
 
     def __call__(self, record: Mapping[str, Any]) -> str:
         return self.render(record)[0]
@@ -218,14 +238,51 @@ def _unquote(text: str, pos: int) -> tuple[str, int]:
     raise ValueError("unterminated quoted value")
 
 
+def _collapse(text: str, limit: int | None = None) -> tuple[str, bool]:
+    """Whitespace runs collapsed to one space, and whether all of `text` was used: with `limit`,
+    only the first words up to about `limit` characters are read."""
+    if limit is None or len(text) <= limit:
+        return " ".join(text.split()), True
+    words, size = [], 0
+    for match in _WORD.finditer(text):
+        words.append(match.group())
+        size += len(words[-1]) + 1
+        if size > limit:
+            return " ".join(words), False
+    return " ".join(words), True
+
+
+def _note_text(raw: str, limit: int | None, mask: bool) -> tuple[str, bool]:
+    """A note's first words, PII-masked, and whether it is whole. A clipped note is read a little
+    beyond `limit` and masked before it is cut to `limit`, so a card number or IBAN cut in half
+    at the end of what was read (and so left unmasked) is never kept."""
+    if limit is None:
+        text = _collapse(raw)[0]
+        return (mask_pii(text) if mask else text), True
+    window = limit + 256
+    while True:
+        text, complete = _collapse(raw, window)
+        if mask:
+            text = mask_pii(text)
+        if complete:
+            return text, True
+        if len(text) >= limit + 128:  # masking shortens text: read on until the cut is clear of the end
+            return text[:limit], False
+        window *= 2
+
+
 def _cut_to_tokens(note: str, budget: int, tokenizer: Tokenizer) -> str:
-    """Longest prefix of `note` within `budget` tokens; huge notes are cut by characters first
-    so a 100 kB note costs no more than a short one."""
+    """Longest prefix of `note` within `budget` tokens. Only a piece of the note that surely
+    holds more than `budget` tokens is tokenized (about 6 characters a token in prose; the piece
+    grows when the note's tokens are longer), so a 100 kB note costs no more than a short one."""
     if budget <= 0 or not note:
         return ""
-    note = note[: (budget + 1) * 16]
-    enc = tokenizer(note, add_special_tokens=False, return_offsets_mapping=True)
-    offsets = enc["offset_mapping"]
-    if len(offsets) <= budget:
-        return note
-    return note[: offsets[budget - 1][1]].rstrip()
+    size = (budget + 1) * 6
+    while True:
+        piece = note[:size]
+        offsets = tokenizer(piece, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        if len(offsets) > budget:
+            return piece[: offsets[budget - 1][1]].rstrip()
+        if len(piece) == len(note):
+            return note
+        size *= 4

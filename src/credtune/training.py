@@ -146,10 +146,21 @@ def model_inputs(ds: Any) -> Any:
 
 
 def build_trainer(recipe: RecipeConfig, model: Any, tokenizer: Any, args: TrainingArguments, train_ds, valid_ds):
+    from torch.utils.data import SequentialSampler
     from transformers import DataCollatorWithPadding, Trainer
 
+    class CreditTrainer(Trainer):
+        """Trainer whose evaluation keeps row order. transformers 5 applies `group_by_length` to the
+        eval sampler too, which returns predictions shuffled relative to the dataset; credtune sorts
+        rows by length itself in `predict_margin` and needs them back in order."""
+
+        def _get_eval_sampler(self, eval_dataset: Any) -> Any:
+            if eval_dataset is None or self.args.world_size > 1:
+                return None  # accelerate shards in order and gathers back in order
+            return SequentialSampler(eval_dataset)
+
     loss = weighted_loss(np.asarray(train_ds["labels"])) if recipe.train_loss == "weighted" else None
-    return Trainer(
+    return CreditTrainer(
         model=model,
         args=args,
         train_dataset=model_inputs(train_ds),

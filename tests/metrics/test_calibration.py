@@ -117,7 +117,11 @@ def test_validate_returns_clean_copy() -> None:
 
 @pytest.mark.parametrize(
     ("margin", "y", "match"),
-    [([0.0, np.inf], [0, 1], "NaN or infinite"), ([0.0, 1.0], [0], "has 2 values"), ([0.0, 1.0], [0, 3], "only 0")],
+    [
+        ([0.0, np.inf], [0, 1], "NaN or infinite"),
+        ([0.0, 1.0], [0], "has 2 values"),
+        ([0.0, 1.0], [0, 3], "only 0"),
+    ],
 )
 def test_fit_rejects_bad_data(margin: list, y: list, match: str) -> None:
     with pytest.raises(ValueError, match=match):

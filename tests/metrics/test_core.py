@@ -70,7 +70,9 @@ def test_single_class(label: int) -> None:
     m = credit_metrics(y, p)
     for key in ("auc", "gini", "ks", "ks_threshold", "pr_auc"):
         assert m[key] is None
-    assert m["brier"] == pytest.approx(brier_score_loss(y, p, labels=[0, 1]) if label else np.mean(np.square(p)))
+    assert m["brier"] == pytest.approx(
+        brier_score_loss(y, p, labels=[0, 1]) if label else np.mean(np.square(p))
+    )
     assert math.isfinite(m["log_loss"])  # PD of exactly 1 on a good is clipped
     assert m["positive_rate"] == label
 

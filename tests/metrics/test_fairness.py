@@ -18,7 +18,13 @@ def test_half_approval_rate_is_flagged() -> None:
     assert out["column"] == "sex" and out["flagged"] is True
     assert out["min_disparate_impact"] == pytest.approx(0.5)
     a, b = out["groups"]
-    assert (a["group"], a["n"], a["approval_rate"], a["disparate_impact"], a["flag"]) == ("a", 10, 1.0, 1.0, False)
+    assert (a["group"], a["n"], a["approval_rate"], a["disparate_impact"], a["flag"]) == (
+        "a",
+        10,
+        1.0,
+        1.0,
+        False,
+    )
     assert (b["group"], b["approval_rate"], b["disparate_impact"], b["flag"]) == ("b", 0.5, 0.5, True)
     assert b["bad_rate"] == pytest.approx(0.4)
     # goods in b: 4 approved of 6 -> P(approved | good) = 2/3, group a approves every good
@@ -66,3 +72,18 @@ def test_categorical_with_missing_and_single_class_group() -> None:
 def test_length_mismatch() -> None:
     with pytest.raises(ValueError, match="groups has 2 values"):
         fairness_table(pd.Series(["a", "b"]), [0, 1, 0], [0.1, 0.2, 0.3], 0.5, "g")
+
+
+@pytest.mark.parametrize(
+    ("values", "name", "expected"),
+    [
+        (pd.Series([0, 1, 0, 1]), "foreign_worker", ["0", "1"]),
+        (pd.Series([1.0, 2.0, np.nan, 2.0]), "dependents", ["1", "2", "missing"]),
+        (pd.Series([True, False, True, None]), "flag", ["False", "True", "missing"]),
+        (pd.Series(["a", "b", None, "a"], dtype="category"), "sex", ["a", "b", "missing"]),
+        (pd.Series([30, 40, pd.NA, 70], dtype="Int64"), "AGE", ["25-34", "35-44", "55+", "missing"]),
+    ],
+)
+def test_group_labels(values: pd.Series, name: str, expected: list[str]) -> None:
+    out = fairness_table(values, [0, 1, 0, 1], [0.1, 0.2, 0.3, 0.4], 0.5, name)
+    assert [g["group"] for g in out["groups"]] == expected

@@ -47,7 +47,14 @@ def test_empty_bin_stays_finite() -> None:
 
 @pytest.mark.parametrize(
     ("value", "reading"),
-    [(0.0, "stable"), (0.099, "stable"), (0.1, "watch"), (0.25, "watch"), (0.2501, "shifted"), (3.0, "shifted")],
+    [
+        (0.0, "stable"),
+        (0.099, "stable"),
+        (0.1, "watch"),
+        (0.25, "watch"),
+        (0.2501, "shifted"),
+        (3.0, "shifted"),
+    ],
 )
 def test_reading(value: float, reading: str) -> None:
     assert psi_reading(value) == reading

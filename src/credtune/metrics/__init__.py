@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from credtune.metrics.calibration import METHODS, apply_calibrator, fit_calibrator, validate_calibrator
-from credtune.metrics.core import credit_metrics, decile_table, expected_calibration_error, ks_curve, roc_points
+from credtune.metrics.core import (
+    credit_metrics,
+    decile_table,
+    expected_calibration_error,
+    ks_curve,
+    roc_points,
+)
 from credtune.metrics.fairness import fairness_table
 from credtune.metrics.scorecard import choose_threshold, decision_summary, pd_to_points
 from credtune.metrics.stability import characteristic_stability, psi, psi_reading

@@ -24,20 +24,28 @@ def _is_numeric(s: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
 
 
+def _label(v: Any) -> str:
+    """'1' rather than '1.0' for integer codes stored as floats."""
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
 def group_labels(groups: pd.Series, name: str) -> tuple[pd.Series, list[str]]:
     """Map raw values to group labels (binning numeric columns) and give the display order."""
     s = pd.Series(groups).reset_index(drop=True)
-    if _is_numeric(s):
+    numeric = _is_numeric(s)
+    if numeric:
         s = s.astype(float).replace([np.inf, -np.inf], np.nan)
-    if _is_numeric(s) and "age" in name.lower():
+    if numeric and "age" in name.lower():
         cut = pd.cut(s, AGE_EDGES, right=False, labels=AGE_LABELS)
         order = list(AGE_LABELS)
-    elif _is_numeric(s) and s.nunique() > 4:
+    elif numeric and s.nunique() > 4:
         cut = pd.qcut(s, 4, duplicates="drop")
         order = [str(c) for c in cut.cat.categories]
     else:  # categorical, or numeric codes with few levels (e.g. 0/1 flags) kept as they are
-        cut = s.astype(object).where(s.notna(), None)
-        order = sorted({str(v) for v in cut.dropna()})
+        cut = s.astype(object).where(s.notna(), None).map(_label, na_action="ignore")
+        order = sorted(set(cut.dropna()))
     labels = cut.astype(object).where(cut.notna(), MISSING).astype(str)
     return labels, [*order, MISSING]
 

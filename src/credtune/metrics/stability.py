@@ -69,7 +69,9 @@ def _categorical_psi(expected: pd.Series, actual: pd.Series) -> float:
     e = _categories(expected).value_counts()
     a = _categories(actual).value_counts()
     levels = sorted(set(e.index) | set(a.index))
-    return _psi_from_counts(e.reindex(levels, fill_value=0).to_numpy(), a.reindex(levels, fill_value=0).to_numpy())
+    return _psi_from_counts(
+        e.reindex(levels, fill_value=0).to_numpy(), a.reindex(levels, fill_value=0).to_numpy()
+    )
 
 
 def characteristic_stability(
