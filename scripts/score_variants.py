@@ -74,7 +74,9 @@ def _sigmoid(z: Any) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model-dir", required=True, help="a credtune model folder (credtune.json + weights)")
+    parser.add_argument(
+        "--model-dir", required=True, help="a credtune model folder (credtune.json + weights)"
+    )
     parser.add_argument("--rows", type=int, default=200, help="German credit rows to score (default 200)")
     parser.add_argument("--repeats", type=int, default=2, help="timed passes per variant; the best counts")
     parser.add_argument("--variants", default="fp32,compile,int8,onnx,onnx-int8")
@@ -92,8 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     base_model = scorer.model
     texts = scorer.texts(scorer.records(df))
     threads = torch.get_num_threads()
-    results: dict[str, Any] = {"rows": len(texts), "threads": threads, "load_avg_start": os.getloadavg(),
-                               "calibration": scorer.spec.calibration}
+    results: dict[str, Any] = {
+        "rows": len(texts),
+        "threads": threads,
+        "load_avg_start": os.getloadavg(),
+        "calibration": scorer.spec.calibration,
+    }
     reference = None
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.variants.split(","):
@@ -103,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
             elif name == "compile":
                 scorer.model = torch.compile(base_model, dynamic=True)
             elif name == "int8":
-                scorer.model = torch.ao.quantization.quantize_dynamic(base_model, {torch.nn.Linear}, dtype=torch.qint8)
+                scorer.model = torch.ao.quantization.quantize_dynamic(
+                    base_model, {torch.nn.Linear}, dtype=torch.qint8
+                )
             elif name in ("onnx", "onnx-int8"):
                 scorer.model = OrtModel(export_onnx(base_model, Path(tmp), name == "onnx-int8"), threads)
             scorer.margins_for_texts(texts[:64])  # warm-up (and compilation)

@@ -224,23 +224,31 @@ def _cli_child(argv: list[str], cwd: str, out_path: str, err_path: str) -> None:
     sys.exit(code)
 
 
-def run_cli_forked(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+class ForkedCli:
     """The real command line (`credtune.cli.main` with these arguments, in its own process), forked
     from a server that has already imported torch and transformers. `test_refusals_need_no_torch`
     runs fresh interpreters to check what a user's first second looks like."""
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(PRELOAD)
-    out, err = cwd / ".cli-stdout", cwd / ".cli-stderr"
-    proc = ctx.Process(target=_cli_child, args=(list(args), str(cwd), str(out), str(err)))
-    proc.start()
-    proc.join(timeout)
-    if proc.is_alive():
-        proc.kill()
-        proc.join()
-    texts = [p.read_text(encoding="utf-8") if p.exists() else "" for p in (out, err)]
-    for p in (out, err):
-        p.unlink(missing_ok=True)
-    return subprocess.CompletedProcess(["credtune", *args], proc.exitcode, stdout=texts[0], stderr=texts[1])
+
+    def __init__(self, *args: str, cwd: Path) -> None:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)
+        self.args, self.out, self.err = args, cwd / ".cli-stdout", cwd / ".cli-stderr"
+        self.proc = ctx.Process(target=_cli_child, args=(list(args), str(cwd), str(self.out), str(self.err)))
+        self.proc.start()
+
+    def wait(self, timeout: float = 300) -> subprocess.CompletedProcess:
+        self.proc.join(timeout)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        texts = [p.read_text(encoding="utf-8") if p.exists() else "" for p in (self.out, self.err)]
+        for p in (self.out, self.err):
+            p.unlink(missing_ok=True)
+        return subprocess.CompletedProcess(["credtune", *self.args], self.proc.exitcode, texts[0], texts[1])
+
+
+def run_cli_forked(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    return ForkedCli(*args, cwd=cwd).wait(timeout)
 
 
 @dataclass

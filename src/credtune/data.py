@@ -25,6 +25,7 @@ from .serialize import FieldSpec, Serializer
 
 log = logging.getLogger(__name__)
 LABEL = "labels"
+MIN_DISTINCT_FOR_BANDS = 10
 FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "json", ".json": "json"}
 
 datasets.disable_progress_bars()
@@ -301,8 +302,8 @@ def _bands(column: pa.ChunkedArray) -> list[float] | None:
         numbers = pc.filter(column, pc.match_substring_regex(column, _NUMBER))  # mixed column: skip words
         values = pc.cast(pc.utf8_trim_whitespace(numbers), pa.float64()).to_numpy(zero_copy_only=False)
     values = values[np.isfinite(values)]
-    if values.size == 0:
-        return None
+    if np.unique(values).size <= MIN_DISTINCT_FOR_BANDS:
+        return None  # a count like "dependents: 1" says all a band would, in fewer tokens
     return [float(q) for q in np.quantile(values, [0.2, 0.4, 0.6, 0.8])]
 
 

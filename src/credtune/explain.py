@@ -168,7 +168,7 @@ def explain_file(
     from tqdm.auto import tqdm
 
     from .scoring import CreditScorer
-    from .streaming import open_table
+    from .streaming import decode_cell, open_table
 
     output = Path(output_path)
     suffix = output.suffix.lower()
@@ -189,7 +189,7 @@ def explain_file(
     started, frames, offset = time.perf_counter(), [], 0
     bar = tqdm(total=source.rows, unit="rows", desc="explaining", disable=not progress)
     for rows in _chunks(source, scorer, id_name, chunk_rows):
-        ids = [_plain(r.get(id_name)) for r in rows] if id_name else range(offset, offset + len(rows))
+        ids = [decode_cell(r.get(id_name)) for r in rows] if id_name else range(offset, offset + len(rows))
         frames.append(explain_frame(scorer, rows, k, id_values=ids, id_name=id_name or "row"))
         offset += len(rows)
         bar.update(len(rows))
@@ -215,10 +215,6 @@ def _chunks(source: Any, scorer: Any, id_name: str | None, chunk_rows: int) -> I
 
 def _short(value: str) -> str:
     return value if len(value) <= VALUE_CHARS else value[: VALUE_CHARS - 1].rstrip() + "…"
-
-
-def _plain(value: Any) -> Any:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def _json_default(value: Any) -> Any:

@@ -57,8 +57,8 @@ def _check_source(name: str, allow_pickle: bool) -> None:
     has_pickle = any(path.glob("pytorch_model*.bin"))
     if not has_safe and has_pickle and not allow_pickle:
         raise ModelError(
-            f"{name} holds only pickle weights (pytorch_model.bin), which can run code when loaded; "
-            "convert them to safetensors or pass --allow-pickle if you trust the source"
+            f"model.name: {name} holds only pickle weights (pytorch_model.bin), which can run code when "
+            "loaded; convert them to safetensors, or set model.allow_pickle=true if you trust the source"
         )
 
 

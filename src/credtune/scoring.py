@@ -14,9 +14,8 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .contract import FILENAME, ModelSpec, load_spec
 from .errors import CredtuneError, DataError, ModelError
-from .streaming import open_table
+from .streaming import assemble_parts, decode_cell, open_table, prepare_parts, write_part
 
 log = logging.getLogger(__name__)
 INT_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
@@ -306,12 +304,13 @@ def check_weights(folder: Path, allow_pickle: bool) -> None:
 @dataclass
 class ScoreResult:
     output: Path
-    rows: int
+    rows: int  # rows in the output
+    scored: int  # rows this process scored in this run (fewer after --resume or with several ranks)
     seconds: float
 
     @property
     def rows_per_second(self) -> float:
-        return self.rows / self.seconds if self.seconds else float("inf")
+        return self.scored / self.seconds if self.seconds else float("inf")
 
 
 def score_file(
@@ -357,10 +356,10 @@ def score_file(
     parts = output.with_name(f".{output.name}.parts")
     meta = _run_meta(scorer, source.path, chunk_rows, id_name)
     if state.is_main_process:
-        _prepare_parts(parts, meta, resume)
+        prepare_parts(parts, meta, resume)
     state.wait_for_everyone()
 
-    started, done, n_chunks = time.perf_counter(), 0, 0
+    started, done, total, n_chunks = time.perf_counter(), 0, 0, 0
     bar = tqdm(
         total=source.rows,
         unit="rows",
@@ -380,28 +379,23 @@ def score_file(
             if scorer.spec.threshold is not None:
                 table["decision"] = scorer.decisions_for(pd_)
             ids = (
-                [_plain(r.get(id_name)) for r in rows]
+                [decode_cell(r.get(id_name)) for r in rows]
                 if id_name
                 else range(i * chunk_rows, i * chunk_rows + len(rows))
             )
-            tmp = part.with_suffix(f".tmp{state.process_index}")
-            pq.write_table(pa.table({id_name or "row": pa.array(list(ids)), **table}), tmp)
-            os.replace(tmp, part)
+            write_part({id_name or "row": list(ids), **table}, part)
             done += len(rows)
-        bar.update(len(rows) * state.num_processes if state.num_processes > 1 else len(rows))
+        total += len(rows)
+        bar.update(len(rows))
     bar.close()
     state.wait_for_everyone()
     if state.is_main_process:
-        _assemble(parts, n_chunks, output)
+        assemble_parts(parts, n_chunks, output)
     state.wait_for_everyone()
     seconds = time.perf_counter() - started
-    result = ScoreResult(output, done, seconds)
+    result = ScoreResult(output, total, done, seconds)
     log.debug("scored %d row(s) in %.1f s (%.0f rows/s) -> %s", done, seconds, result.rows_per_second, output)
     return result
-
-
-def _plain(value: Any) -> Any:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def _run_meta(scorer: CreditScorer, path: Path, chunk_rows: int, id_name: str | None) -> dict[str, Any]:
@@ -415,60 +409,3 @@ def _run_meta(scorer: CreditScorer, path: Path, chunk_rows: int, id_name: str | 
         "id": id_name,
         "model": hashlib.sha256(spec).hexdigest()[:16],
     }
-
-
-def _prepare_parts(parts: Path, meta: dict[str, Any], resume: bool) -> None:
-    """Keep earlier parts only for --resume of the very same input, model and chunk size."""
-    meta_file = parts / "meta.json"
-    if resume and meta_file.is_file():
-        old = json.loads(meta_file.read_text(encoding="utf-8"))
-        if old != meta:
-            changed = ", ".join(k for k in meta if old.get(k) != meta[k])
-            raise CredtuneError(
-                f"--resume: the parts in {parts} were written for a different {changed}; rerun without --resume"
-            )
-        log.info("resuming: %d chunk(s) already scored", len(list(parts.glob("part-*.parquet"))))
-        return
-    if resume:
-        log.warning("--resume: nothing to resume in %s, starting from the first chunk", parts)
-    shutil.rmtree(parts, ignore_errors=True)
-    parts.mkdir(parents=True)
-    meta_file.write_text(json.dumps(meta) + "\n", encoding="utf-8")
-
-
-def _assemble(parts: Path, n_chunks: int, output: Path) -> None:
-    """Concatenate the parts in chunk order into a temporary file, then rename it into place."""
-    import pyarrow.csv as pcsv
-
-    files = [parts / f"part-{i:06d}.parquet" for i in range(n_chunks)]
-    lost = [f.name for f in files if not f.is_file()]
-    if lost:
-        raise CredtuneError(
-            f"{len(lost)} chunk(s) were not scored ({', '.join(lost[:3])}); rerun with --resume"
-        )
-    tmp = parts / f"assembled{output.suffix}"
-    writer, schema = None, None
-    try:
-        for file in files:
-            table = pq.read_table(file)
-            schema = schema or table.schema
-            table = table if table.schema == schema else table.cast(schema)
-            if writer is None:
-                csv_out = output.suffix.lower() == ".csv"
-                writer = pcsv.CSVWriter(tmp, schema) if csv_out else pq.ParquetWriter(tmp, schema)
-            writer.write_table(table)
-        if writer is None:  # an input with a header and no rows
-            empty = {"row": pa.array([], pa.int64()), "pd": pa.array([], pa.float64())}
-            pq.write_table(pa.table(empty), tmp) if output.suffix.lower() != ".csv" else tmp.write_text(
-                "row,pd\n"
-            )
-    finally:
-        if writer is not None:
-            writer.close()
-    os.replace(tmp, output)
-    shutil.rmtree(parts, ignore_errors=True)
-
-
-def iter_records(path: str | Path, columns: list[str], chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
-    """Chunks of records from a CSV/Parquet/JSONL file, for callers that stream without scoring."""
-    yield from open_table(path).chunks(columns, chunk_rows)

@@ -1,4 +1,5 @@
-"""Reading CSV, Parquet and JSON Lines in fixed-size chunks of records, for scoring files of any size.
+"""Streaming files for scoring: CSV, Parquet and JSON Lines in fixed-size chunks of records, and
+the part files a scoring run writes before it assembles its output.
 
 Training reads whole tables through `datasets` (data.py); scoring must not, because a file to
 score can be far larger than memory. Chunk i always holds rows [i*n, (i+1)*n), whatever the
@@ -11,6 +12,9 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
+import os
+import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +22,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from .errors import DataError
+from .errors import CredtuneError, DataError
+
+log = logging.getLogger(__name__)
 
 # pandas' default missing-value markers: training read CSVs through pandas, so scoring must agree
 NA_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
@@ -150,3 +156,63 @@ def open_table(path: str | Path) -> Source:
 
 def _delimiter(path: Path) -> str:
     return "\t" if path.suffix.lower() == ".tsv" else ","
+
+
+def decode_cell(value: Any) -> Any:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+# -- part files: chunk i of a run is `part-{i:06d}.parquet` in a hidden folder beside the output ----
+def prepare_parts(parts: Path, meta: dict[str, Any], resume: bool) -> None:
+    """Keep earlier parts only for --resume of the very same input, model and chunk size."""
+    meta_file = parts / "meta.json"
+    if resume and meta_file.is_file():
+        old = json.loads(meta_file.read_text(encoding="utf-8"))
+        if old != meta:
+            changed = ", ".join(k for k in meta if old.get(k) != meta[k])
+            raise CredtuneError(
+                f"--resume: the parts in {parts} are for a different {changed}; rerun without --resume"
+            )
+        log.info("resuming: %d chunk(s) already scored", len(list(parts.glob("part-*.parquet"))))
+        return
+    if resume:
+        log.warning("--resume: nothing to resume in %s, starting from the first chunk", parts)
+    shutil.rmtree(parts, ignore_errors=True)
+    parts.mkdir(parents=True)
+    meta_file.write_text(json.dumps(meta) + "\n", encoding="utf-8")
+
+
+def write_part(columns: dict[str, Any], part: Path) -> None:
+    """A part appears complete or not at all (written under a temporary name, then renamed)."""
+    import pyarrow.parquet as pq
+
+    tmp = part.with_name(f"{part.name}.tmp-{os.getpid()}")
+    pq.write_table(
+        pa.table({k: pa.array(v if hasattr(v, "dtype") else list(v)) for k, v in columns.items()}), tmp
+    )
+    os.replace(tmp, part)
+
+
+def assemble_parts(parts: Path, n_chunks: int, output: Path) -> None:
+    """Concatenate the parts in chunk order into a temporary file, rename it to `output`, drop the parts."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    files = [parts / f"part-{i:06d}.parquet" for i in range(n_chunks)]
+    lost = [f.name for f in files if not f.is_file()]
+    if lost:
+        raise CredtuneError(
+            f"{len(lost)} chunk(s) were not scored ({', '.join(lost[:3])}); rerun with --resume"
+        )
+    tmp = parts / f"assembled{output.suffix}"
+    csv_out = output.suffix.lower() == ".csv"
+    schema = pq.read_schema(files[0]) if files else pa.schema([("row", pa.int64()), ("pd", pa.float64())])
+    writer = pcsv.CSVWriter(tmp, schema) if csv_out else pq.ParquetWriter(tmp, schema)
+    try:
+        for file in files:
+            table = pq.read_table(file)
+            writer.write_table(table if table.schema == schema else table.cast(schema))
+    finally:
+        writer.close()
+    os.replace(tmp, output)
+    shutil.rmtree(parts, ignore_errors=True)

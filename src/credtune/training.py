@@ -212,6 +212,20 @@ def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> bool:
     return True
 
 
+def last_complete_checkpoint(folder: Path) -> str | None:
+    """The newest `checkpoint-N` that was fully written. Trainer writes `trainer_state.json`
+    last, so a run killed while saving leaves a newer folder without it, which is skipped
+    (transformers' `get_last_checkpoint` would pick it and fail to resume)."""
+    if not folder.is_dir():
+        return None
+    found = [(int(p.name.split("-")[1]), p) for p in folder.glob("checkpoint-*") if p.name.split("-")[1].isdigit()]
+    for _, path in sorted(found, reverse=True):
+        if (path / "trainer_state.json").is_file():
+            return str(path)
+        log.warning("--resume: %s was not fully written (killed while saving?); skipped", path.name)
+    return None
+
+
 def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     from accelerate import PartialState
 
@@ -237,7 +251,6 @@ def train(
     args = training_arguments(recipe, run_dir / "checkpoints")
     import transformers
     from accelerate import PartialState
-    from transformers.trainer_utils import get_last_checkpoint
 
     from .modeling import base_model_id, load_model, load_tokenizer
 
@@ -254,9 +267,11 @@ def train(
         log.warning("notes were shortened to fit model.max_length=%d in %d row(s)", recipe.model.max_length, n_cut)
     model = load_model(recipe.model, prep.schema["label_names"], tokenizer, recipe.lora, recipe.seed)
     trainer = build_trainer(recipe, model, tokenizer, args, split["train"], split["valid"])
-    checkpoint = get_last_checkpoint(str(run_dir / "checkpoints")) if resume and (run_dir / "checkpoints").is_dir() else None
+    checkpoint = last_complete_checkpoint(run_dir / "checkpoints") if resume else None
     if resume and checkpoint is None:
-        log.warning("--resume: no checkpoint in %s, starting from scratch", run_dir / "checkpoints")
+        log.warning("--resume: no complete checkpoint in %s, starting from scratch", run_dir / "checkpoints")
+    elif checkpoint:
+        log.info("--resume: continuing from %s", checkpoint)
     trainer.train(resume_from_checkpoint=checkpoint)
     margins = {name: predict_margin(trainer, ds) for name, ds in split.items()}
     train_seconds = time.time() - started
@@ -304,20 +319,27 @@ def train(
 def save_model(model: Any, tokenizer: Any, spec: ModelSpec, target: Path, metrics: dict, recipe: RecipeConfig) -> None:
     """Write the Hub folder under a temporary name, then rename: a killed run never leaves a
     `model/` that loads but is half-written."""
+    from .export import write_model_card
     from .modeling import merged
 
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    final = merged(model)
-    final.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    spec.save(tmp)
-    from .export import write_model_card
-
-    write_model_card(tmp, spec, metrics, recipe)
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(tmp, target)
+    try:
+        final = merged(model)
+        final.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        spec.save(tmp)
+        write_model_card(tmp, spec, metrics, recipe)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if target.exists():  # swap by renames, so some complete model/ exists at every moment
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old)
+    else:
+        os.replace(tmp, target)
 
 
 def _token_stats(lengths: list[int]) -> dict[str, float]:
