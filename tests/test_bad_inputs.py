@@ -213,6 +213,11 @@ def _cli_child(argv: list[str], cwd: str, out_path: str, err_path: str) -> None:
     import torch
 
     torch.set_num_threads(1)  # the tiny model gains nothing from threads on a shared 2-core machine
+    import threading
+
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())  # not tqdm's default process lock, which a killed run would leak
     from credtune.cli import main
 
     try:

@@ -73,3 +73,16 @@ def test_find_recipe_by_name():
     assert find_recipe("german_credit").name == "german_credit.yaml"
     with pytest.raises(ConfigError, match="recipe not found"):
         find_recipe("no_such_recipe")
+
+
+def test_extends_keeps_parent_data_path_relative_to_parent(tmp_path):
+    child_dir = tmp_path / "nested"
+    child_dir.mkdir()
+    child = child_dir / "variant.yaml"
+    child.write_text(f"extends: {RECIPES[0].parent / 'german_credit.yaml'}\ntrain:\n  learning_rate: 1.0e-4\n")
+    recipe = load_recipe(child)
+    from credtune.config import resolve_data_path
+
+    assert resolve_data_path(recipe).resolve() == (RECIPES[0].parent.parent / "data" / "german_credit.csv")
+    assert recipe.train == {"learning_rate": 1e-4} and recipe.serialize.numbers == "banded"
+    assert recipe.name == "variant"

@@ -36,8 +36,16 @@ def train_args(tiny_model: Path, run_dir: Path, *flags: str) -> list[str]:
     ]
 
 
-def complete_checkpoints(run_dir: Path) -> list[Path]:
-    return sorted((run_dir / "checkpoints").glob("checkpoint-*/trainer_state.json"))
+def complete_checkpoints(run_dir: Path) -> list[str]:
+    """Checkpoints whose trainer_state.json (written last, and not atomically) reads as JSON."""
+    done = []
+    for state in sorted((run_dir / "checkpoints").glob("checkpoint-*/trainer_state.json")):
+        try:
+            json.loads(state.read_text())
+            done.append(state.parent.name)
+        except ValueError:
+            continue
+    return done
 
 
 def test_killed_run_resumes_from_its_checkpoint(tiny_model: Path, tmp_path: Path) -> None:
@@ -82,11 +90,13 @@ def test_killed_run_resumes_from_its_checkpoint(tiny_model: Path, tmp_path: Path
 
 def test_resume_skips_a_checkpoint_killed_while_saving(tmp_path: Path) -> None:
     folder = tmp_path / "checkpoints"
-    for step, complete in ((2, True), (4, True), (6, False)):
+    states = {2: '{"global_step": 2}', 4: '{"global_step": 4}', 6: '{"global_step": 6, "log_hi', 8: None}
+    for step, state in states.items():
         (folder / f"checkpoint-{step}").mkdir(parents=True)
         (folder / f"checkpoint-{step}" / "model.safetensors").write_bytes(b"")
-        if complete:
-            (folder / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+        if state is not None:
+            (folder / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
+    (folder / "checkpoint-final").mkdir()
     assert last_complete_checkpoint(folder) == str(folder / "checkpoint-4")
     assert last_complete_checkpoint(tmp_path / "missing") is None
 

@@ -62,6 +62,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         id_column=args.id_column,
         allow_pickle=args.allow_pickle,
     )
+    if not result.main:
+        return 0  # under torchrun the main process reports for the whole file
     skipped = f", {result.rows - result.scored} kept from before" if result.scored < result.rows else ""
     print(
         f"scored {result.scored} rows in {result.seconds:.1f} s ({result.rows_per_second:.0f} rows/s{skipped}): "

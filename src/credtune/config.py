@@ -8,6 +8,7 @@ no Trainer option is re-declared here.
 from __future__ import annotations
 
 import copy
+import os
 import dataclasses
 import re
 import types
@@ -201,7 +202,13 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     base_path = base_path if base_path.is_file() else find_recipe(str(parent))
     if base_path.resolve() in seen:
         raise ConfigError(f"{path}: 'extends' loops back to {base_path}")
-    return _merge(_read_yaml(base_path, (*seen, path.resolve())), raw)
+    base = _read_yaml(base_path, (*seen, path.resolve()))
+    base_data = base.get("data")
+    if isinstance(base_data, dict) and base_data.get("path") and not Path(str(base_data["path"])).is_absolute():
+        # data paths are relative to the recipe that names them, wherever the child lives
+        target = base_path.resolve().parent / str(base_data["path"])
+        base_data["path"] = os.path.relpath(target, path.resolve().parent)
+    return _merge(base, raw)
 
 
 def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

@@ -307,6 +307,7 @@ class ScoreResult:
     rows: int  # rows in the output
     scored: int  # rows this process scored in this run (fewer after --resume or with several ranks)
     seconds: float
+    main: bool = True  # False on the other ranks under torchrun/accelerate launch
 
     @property
     def rows_per_second(self) -> float:
@@ -328,10 +329,12 @@ def score_file(
 ) -> ScoreResult:
     """Score a CSV/Parquet/JSONL file into Parquet or CSV (by suffix) with columns
     id (or `row`), pd, points, decision; never holds more than one chunk in memory."""
+    import torch
     from accelerate import PartialState
     from tqdm.auto import tqdm
 
-    state = PartialState()
+    # cpu=True where there is no GPU, or torchrun's CPU ranks each think they are alone
+    state = PartialState(cpu=not torch.cuda.is_available())
     output = Path(output_path)
     if output.suffix.lower() not in (".parquet", ".pq", ".csv"):
         raise CredtuneError(f"output {output.name}: use a .parquet or .csv file name")
@@ -393,7 +396,7 @@ def score_file(
         assemble_parts(parts, n_chunks, output)
     state.wait_for_everyone()
     seconds = time.perf_counter() - started
-    result = ScoreResult(output, total, done, seconds)
+    result = ScoreResult(output, total, done, seconds, state.is_main_process)
     log.debug("scored %d row(s) in %.1f s (%.0f rows/s) -> %s", done, seconds, result.rows_per_second, output)
     return result
 

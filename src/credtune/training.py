@@ -214,23 +214,19 @@ def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> bool:
 
 def last_complete_checkpoint(folder: Path) -> str | None:
     """The newest `checkpoint-N` that was fully written. Trainer writes `trainer_state.json`
-    last, so a run killed while saving leaves a newer folder without it, which is skipped
-    (transformers' `get_last_checkpoint` would pick it and fail to resume)."""
+    last (and not atomically), so a run killed while saving leaves a newer folder without it, or
+    with half of it; that folder is skipped (transformers' `get_last_checkpoint` would pick it
+    and fail to resume)."""
     if not folder.is_dir():
         return None
     found = [(int(p.name.split("-")[1]), p) for p in folder.glob("checkpoint-*") if p.name.split("-")[1].isdigit()]
     for _, path in sorted(found, reverse=True):
-        if (path / "trainer_state.json").is_file():
+        try:
+            json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))["global_step"]
             return str(path)
-        log.warning("--resume: %s was not fully written (killed while saving?); skipped", path.name)
+        except (OSError, ValueError, KeyError, TypeError):
+            log.warning("--resume: %s was not fully written (killed while saving?); skipped", path.name)
     return None
-
-
-def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
-    from accelerate import PartialState
-
-    if check_run_dir(run_dir, resume, overwrite) and PartialState().is_main_process:
-        shutil.rmtree(run_dir)
 
 
 def train(
@@ -265,6 +261,14 @@ def train(
     n_cut = int(sum(encoded["truncated"]))
     if n_cut:
         log.warning("notes were shortened to fit model.max_length=%d in %d row(s)", recipe.model.max_length, n_cut)
+    n_full = int(sum(n >= recipe.model.max_length for n in encoded["length"]))
+    if n_full > n_cut:
+        log.warning(
+            "%d row(s) reach model.max_length=%d without notes to shorten: their last fields are cut off; "
+            "raise model.max_length or shorten field labels (see `credtune preview`)",
+            n_full - n_cut,
+            recipe.model.max_length,
+        )
     model = load_model(recipe.model, prep.schema["label_names"], tokenizer, recipe.lora, recipe.seed)
     trainer = build_trainer(recipe, model, tokenizer, args, split["train"], split["valid"])
     checkpoint = last_complete_checkpoint(run_dir / "checkpoints") if resume else None
