@@ -32,7 +32,9 @@ def build_tiny_bert(folder: Path) -> Path:
     from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
 
     rows = list(csv.reader(GERMAN.open(encoding="utf-8")))
-    corpus = [" ".join(r) for r in rows] + ["notes unknown months amount checking savings history 0 1 2 3 4 5 6 7 8 9"]
+    corpus = [" ".join(r) for r in rows] + [
+        "notes unknown months amount checking savings history 0 1 2 3 4 5 6 7 8 9"
+    ]
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()

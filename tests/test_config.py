@@ -12,7 +12,15 @@ BASE = {"data": {"path": "x.csv", "target": "y", "positive": 1}}
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("1e-5", 1e-5), ("3e-5", 3e-5), ("2.0E+3", 2000.0), ("5", 5), ("no", "no"), ("true", True), ("[a, b]", ["a", "b"])],
+    [
+        ("1e-5", 1e-5),
+        ("3e-5", 3e-5),
+        ("2.0E+3", 2000.0),
+        ("5", 5),
+        ("no", "no"),
+        ("true", True),
+        ("[a, b]", ["a", "b"]),
+    ],
 )
 def test_parse_value(text, expected):
     value = parse_value(text)
@@ -23,7 +31,11 @@ def test_parse_value(text, expected):
     "raw, overrides, message",
     [
         ({**BASE, "trian": {}}, [], "unknown key 'trian' (did you mean 'train'?)"),
-        ({**BASE, "data": {**BASE["data"], "targt": "y"}}, [], "unknown key 'data.targt' (did you mean 'target'?)"),
+        (
+            {**BASE, "data": {**BASE["data"], "targt": "y"}},
+            [],
+            "unknown key 'data.targt' (did you mean 'target'?)",
+        ),
         (BASE, ["model.max_length=abc"], "model.max_length: expected a number, got 'abc'"),
         (BASE, ["model.max_length=1.5"], "expected a whole number"),
         (BASE, ["serialize.template=compct"], "did you mean 'compact'"),
@@ -42,7 +54,9 @@ def test_bad_recipes(raw, overrides, message):
 
 
 def test_overrides_and_train_section_pass_through():
-    recipe = recipe_from_dict(BASE, ["train.learning_rate=3e-5", "model.name=/some/model", "lora.r=4", "seed=7"])
+    recipe = recipe_from_dict(
+        BASE, ["train.learning_rate=3e-5", "model.name=/some/model", "lora.r=4", "seed=7"]
+    )
     assert recipe.train == {"learning_rate": 3e-5}
     assert recipe.model.name == "/some/model"
     assert recipe.lora is not None and recipe.lora.r == 4 and recipe.lora.alpha == 16
@@ -79,7 +93,9 @@ def test_extends_keeps_parent_data_path_relative_to_parent(tmp_path):
     child_dir = tmp_path / "nested"
     child_dir.mkdir()
     child = child_dir / "variant.yaml"
-    child.write_text(f"extends: {RECIPES[0].parent / 'german_credit.yaml'}\ntrain:\n  learning_rate: 1.0e-4\n")
+    child.write_text(
+        f"extends: {RECIPES[0].parent / 'german_credit.yaml'}\ntrain:\n  learning_rate: 1.0e-4\n"
+    )
     recipe = load_recipe(child)
     from credtune.config import resolve_data_path
 

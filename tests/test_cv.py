@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import RECIPES, run_cli
 
+from conftest import RECIPES, run_cli
 from credtune import cross_validate
 from credtune.cv import _cross_fitted_stack, _rank01
 from credtune.errors import ConfigError, CredtuneError

@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from conftest import GERMAN, RECIPES, run_cli
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from conftest import GERMAN, RECIPES, run_cli
 from credtune.config import LoraConfig, ModelConfig
 from credtune.errors import ModelError
 from credtune.modeling import (

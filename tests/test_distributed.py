@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import GERMAN, RECIPES
 from transformers import AutoModelForSequenceClassification
 
+from conftest import GERMAN, RECIPES
 from credtune.contract import load_spec
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="torchrun with gloo")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import GERMAN, run_cli
 
+from conftest import GERMAN, run_cli
 from credtune import evaluate_model
 from credtune.errors import DataError
 

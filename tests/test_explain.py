@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import GERMAN
 
+from conftest import GERMAN
 from credtune.cli import main
 from credtune.explain import explain, explain_frame, global_importance, reason_line
 from credtune.scoring import CreditScorer

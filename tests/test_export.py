@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
+from conftest import ROOT
 from credtune.cli import main
 from credtune.errors import ModelError
 from credtune.export import load_card, push

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import RECIPES
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from conftest import RECIPES
 from credtune.config import LoraConfig, ModelConfig
 from credtune.modeling import ENCODER_LORA_TARGETS, load_model, load_tokenizer, merged
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import GERMAN
 
+from conftest import GERMAN
 from credtune.cli import main
 from credtune.contract import load_spec
 from credtune.errors import CredtuneError, DataError, ModelError

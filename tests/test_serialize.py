@@ -10,7 +10,13 @@ FIELDS = [
     FieldSpec("purpose", "categorical", "purpose"),
     FieldSpec("note", "text", "notes"),
 ]
-RECORD = {"duration": 24, "amount": 5951.0, "purpose": "car (new)", "note": "Needs a car\nfor work", "target": "bad"}
+RECORD = {
+    "duration": 24,
+    "amount": 5951.0,
+    "purpose": "car (new)",
+    "note": "Needs a car\nfor work",
+    "target": "bad",
+}
 
 
 @pytest.mark.parametrize(
@@ -18,7 +24,10 @@ RECORD = {"duration": 24, "amount": 5951.0, "purpose": "car (new)", "note": "Nee
     [
         ("compact", 'duration: 24; amount: 5951; purpose: car (new); notes: "Needs a car for work"'),
         ("list", '- duration: 24\n- amount: 5951\n- purpose: car (new)\n- notes: "Needs a car for work"'),
-        ("text", 'The duration is 24. The amount is 5951. The purpose is car (new). The notes is "Needs a car for work".'),
+        (
+            "text",
+            'The duration is 24. The amount is 5951. The purpose is car (new). The notes is "Needs a car for work".',
+        ),
     ],
 )
 def test_golden_templates(template, expected):
@@ -27,8 +36,17 @@ def test_golden_templates(template, expected):
 
 @pytest.mark.parametrize(
     "value, expected",
-    [(3.14159, "3.14"), (2.0, "2"), (1234.56, "1235"), (-0.001, "0"), (None, "unknown"), (float("nan"), "unknown"),
-     (float("inf"), "unknown"), ("12x", "12x"), (0.5, "0.5")],
+    [
+        (3.14159, "3.14"),
+        (2.0, "2"),
+        (1234.56, "1235"),
+        (-0.001, "0"),
+        (None, "unknown"),
+        (float("nan"), "unknown"),
+        (float("inf"), "unknown"),
+        ("12x", "12x"),
+        (0.5, "0.5"),
+    ],
 )
 def test_number_formatting(value, expected):
     s = Serializer([FieldSpec("x", "numeric", "x")])
@@ -43,7 +61,13 @@ def test_never_emits_columns_outside_the_schema():
 @pytest.mark.parametrize("template", ["compact", "list", "text"])
 @pytest.mark.parametrize(
     "note",
-    ['; target: good', '\n- creditability: good', 'He said "ok". The amount is 1.', 'back\\slash', '  padded  '],
+    [
+        "; target: good",
+        "\n- creditability: good",
+        'He said "ok". The amount is 1.',
+        "back\\slash",
+        "  padded  ",
+    ],
 )
 def test_forged_fields_stay_inside_one_field(template, note):
     s = Serializer(FIELDS, template=template)
@@ -54,7 +78,10 @@ def test_forged_fields_stay_inside_one_field(template, note):
 
 def test_values_map_and_bands():
     s = Serializer(
-        [FieldSpec("amount", "numeric", "amount", bands=[1000, 2000, 3000, 4000]), FieldSpec("c", "categorical", "c")],
+        [
+            FieldSpec("amount", "numeric", "amount", bands=[1000, 2000, 3000, 4000]),
+            FieldSpec("c", "categorical", "c"),
+        ],
         values={"c": {"... < 0 DM": "< 0 DM"}},
         numbers="banded",
     )

@@ -55,7 +55,11 @@ def preview(recipe: RecipeConfig | str | Path, overrides: list[str] | None = Non
         f"fields serialized: {', '.join(prep.serializer.columns)}",
         f"never serialized: target '{recipe.data.target}'"
         + "".join(f", {c}" for c in [recipe.data.id, *recipe.data.exclude] if c)
-        + ("" if recipe.serialize.include_protected else "".join(f", {c} (protected)" for c in recipe.data.protected)),
+        + (
+            ""
+            if recipe.serialize.include_protected
+            else "".join(f", {c} (protected)" for c in recipe.data.protected)
+        ),
     ]
     return "\n".join(lines)
 
@@ -110,7 +114,9 @@ def evaluate_model(
     name = model_dir.parent.name if model_dir.name == "model" else model_dir.name
     out_dir = Path(report_dir) if report_dir else Path("runs") / f"evaluate-{name}"
     source = Path(data).name
-    df, y, dropped = _labelled_frame(read_table(data), load_spec(model_dir).schema, source)  # before the weights
+    df, y, dropped = _labelled_frame(
+        read_table(data), load_spec(model_dir).schema, source
+    )  # before the weights
     scorer = CreditScorer.from_pretrained(model_dir)
     spec, schema = scorer.spec, scorer.spec.schema
     margin = scorer.predict_margin(df)

@@ -160,7 +160,9 @@ def summary_table(metrics: dict) -> str:
     lines = ["", "held-out test split:", f"{'model':<12} {'AUC':>7} {'KS':>7} {'Brier':>7}"]
     for name, m in metrics.get("models", {"transformer": metrics}).items():
         cells = [m.get(k) for k in ("auc", "ks", "brier")]
-        lines.append(f"{name:<12} " + " ".join(f"{v:>7.4f}" if v is not None else f"{'n/a':>7}" for v in cells))
+        lines.append(
+            f"{name:<12} " + " ".join(f"{v:>7.4f}" if v is not None else f"{'n/a':>7}" for v in cells)
+        )
     return "\n".join(lines)
 
 
@@ -176,13 +178,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def recipe_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("recipe", help="recipe YAML file, or the name of a shipped recipe (e.g. german_credit)")
-        p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. train.learning_rate=3e-5")
+        p.add_argument(
+            "recipe", help="recipe YAML file, or the name of a shipped recipe (e.g. german_credit)"
+        )
+        p.add_argument(
+            "overrides",
+            nargs="*",
+            metavar="key=value",
+            help="dotted overrides, e.g. train.learning_rate=3e-5",
+        )
 
     p = sub.add_parser("train", help="fine-tune a model and write a run folder")
     recipe_args(p)
     p.add_argument("--output-dir", "-o", help="run folder (default: runs/<recipe name>)")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in the run folder")
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the last checkpoint in the run folder"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
 
     p = sub.add_parser("preview", help="print serialized rows with token counts, to check for leakage")

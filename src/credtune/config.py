@@ -8,8 +8,8 @@ no Trainer option is re-declared here.
 from __future__ import annotations
 
 import copy
-import os
 import dataclasses
+import os
 import re
 import types
 import typing
@@ -165,7 +165,10 @@ def find_recipe(name: str | Path) -> Path:
     if path.is_file():
         return path
     stem = path.name if path.suffix in (".yaml", ".yml") else f"{path.name}.yaml"
-    candidates = [resources.files("credtune") / "recipes" / stem, Path(__file__).parents[2] / "recipes" / stem]
+    candidates = [
+        resources.files("credtune") / "recipes" / stem,
+        Path(__file__).parents[2] / "recipes" / stem,
+    ]
     for candidate in candidates:
         if candidate.is_file():
             return Path(str(candidate))
@@ -204,7 +207,11 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ConfigError(f"{path}: 'extends' loops back to {base_path}")
     base = _read_yaml(base_path, (*seen, path.resolve()))
     base_data = base.get("data")
-    if isinstance(base_data, dict) and base_data.get("path") and not Path(str(base_data["path"])).is_absolute():
+    if (
+        isinstance(base_data, dict)
+        and base_data.get("path")
+        and not Path(str(base_data["path"])).is_absolute()
+    ):
         # data paths are relative to the recipe that names them, wherever the child lives
         target = base_path.resolve().parent / str(base_data["path"])
         base_data["path"] = os.path.relpath(target, path.resolve().parent)
@@ -214,11 +221,15 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
 def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in top.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
     return out
 
 
-def recipe_from_dict(raw: dict[str, Any], overrides: list[str] | dict[str, Any] | None = None) -> RecipeConfig:
+def recipe_from_dict(
+    raw: dict[str, Any], overrides: list[str] | dict[str, Any] | None = None
+) -> RecipeConfig:
     raw = copy.deepcopy(raw)
     if isinstance(overrides, dict):
         overrides = [f"{k}={v}" for k, v in overrides.items()] if overrides else []
@@ -307,7 +318,9 @@ def _check(recipe: RecipeConfig) -> None:
             node = getattr(node, part)
         if node not in allowed:
             shown = ", ".join("null" if a is None else str(a) for a in allowed)
-            raise ConfigError(f"{key}: '{node}' is not one of {shown}{did_you_mean(node, [a for a in allowed if a])}")
+            raise ConfigError(
+                f"{key}: '{node}' is not one of {shown}{did_you_mean(node, [a for a in allowed if a])}"
+            )
     split = recipe.data.split
     for name in ("valid", "test"):
         share = getattr(split, name)

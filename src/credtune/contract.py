@@ -69,7 +69,9 @@ def spec_from_dict(raw: Any, where: str = FILENAME) -> ModelSpec:
         raise ModelError(f"{where}: expected a JSON object")
     version = raw.get("format_version")
     if version != FORMAT_VERSION:
-        raise ModelError(f"{where}: format_version {version!r} is not supported (this credtune reads {FORMAT_VERSION})")
+        raise ModelError(
+            f"{where}: format_version {version!r} is not supported (this credtune reads {FORMAT_VERSION})"
+        )
     known = set(ModelSpec.__dataclass_fields__)
     unknown = set(raw) - known
     if unknown:

@@ -26,7 +26,14 @@ from .serialize import FieldSpec, Serializer
 log = logging.getLogger(__name__)
 LABEL = "labels"
 MIN_DISTINCT_FOR_BANDS = 10
-FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "json", ".json": "json"}
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "json",
+    ".json": "json",
+}
 
 datasets.disable_progress_bars()
 
@@ -53,7 +60,9 @@ def read_table(path: str | Path) -> datasets.Dataset:
     except Exception as exc:  # datasets wraps parser errors in several layers
         cause = exc.__cause__ or exc
         if builder != "csv" or not isinstance(cause, pa.ArrowInvalid):
-            raise DataError(f"cannot read {path.name}: {type(cause).__name__}: {str(cause).splitlines()[0]}") from None
+            raise DataError(
+                f"cannot read {path.name}: {type(cause).__name__}: {str(cause).splitlines()[0]}"
+            ) from None
         table = _read_csv_typed_whole(path, header, kwargs)
     if len(table) == 0:
         raise DataError(f"{path.name} has a header but no rows")
@@ -83,7 +92,9 @@ def _check_csv_header(path: Path) -> list[str]:
     with path.open(encoding="utf-8", errors="replace", newline="") as handle:
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
         header = next(csv.reader(handle, delimiter=delimiter), [])
-        first_row = next((row for row in csv.reader(handle, delimiter=delimiter) if any(c.strip() for c in row)), None)
+        first_row = next(
+            (row for row in csv.reader(handle, delimiter=delimiter) if any(c.strip() for c in row)), None
+        )
     if not header:
         raise DataError(f"{path.name} has no header line")
     if first_row is None:
@@ -102,10 +113,14 @@ def _read_csv_typed_whole(path: Path, header: list[str], kwargs: dict[str, Any])
     text, then give each column a number type only if all of its values are numbers."""
     try:
         text = datasets.Features({name: datasets.Value("string") for name in header})
-        raw = datasets.load_dataset("csv", data_files=str(path.resolve()), split="train", features=text, **kwargs)
+        raw = datasets.load_dataset(
+            "csv", data_files=str(path.resolve()), split="train", features=text, **kwargs
+        )
     except Exception as exc:
         cause = exc.__cause__ or exc
-        raise DataError(f"cannot read {path.name}: {type(cause).__name__}: {str(cause).splitlines()[0]}") from None
+        raise DataError(
+            f"cannot read {path.name}: {type(cause).__name__}: {str(cause).splitlines()[0]}"
+        ) from None
     columns = {}
     for name in raw.column_names:
         column = raw.data.column(name)
@@ -116,7 +131,9 @@ def _read_csv_typed_whole(path: Path, header: list[str], kwargs: dict[str, Any])
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 continue
         columns[name] = column
-    log.warning("%s: column types change after the first rows; types were inferred from the whole file", path.name)
+    log.warning(
+        "%s: column types change after the first rows; types were inferred from the whole file", path.name
+    )
     return datasets.Dataset(datasets.table.InMemoryTable(pa.table(columns)))
 
 
@@ -153,7 +170,9 @@ def load_labelled(cfg: DataConfig, path: Path, seed: int = 0) -> datasets.Datase
         names = getattr(cfg, role)
         for name in [names] if isinstance(names, str) else names or []:
             if name not in columns:
-                raise DataError(f"data.{role}: column '{name}' not in {path.name}{did_you_mean(name, columns)}")
+                raise DataError(
+                    f"data.{role}: column '{name}' not in {path.name}{did_you_mean(name, columns)}"
+                )
     if cfg.split.time_column and cfg.split.time_column not in columns:
         raise DataError(f"data.split.time_column: column '{cfg.split.time_column}' not in {path.name}")
     table = add_labels(table, cfg)
@@ -175,18 +194,26 @@ def add_labels(table: datasets.Dataset, cfg: DataConfig) -> datasets.Dataset:
     present = sorted({v for v in values if v is not None})
     positive = _key(cfg.positive)
     if positive is None:
-        raise DataError(f"data.positive is not set: which value of '{cfg.target}' means default? seen: {present[:10]}")
+        raise DataError(
+            f"data.positive is not set: which value of '{cfg.target}' means default? seen: {present[:10]}"
+        )
     if positive not in present:
-        raise DataError(f"positive value '{positive}' never occurs in '{cfg.target}' (seen: {', '.join(present[:10])})")
+        raise DataError(
+            f"positive value '{positive}' never occurs in '{cfg.target}' (seen: {', '.join(present[:10])})"
+        )
     negatives = [v for v in present if v != positive]
     if cfg.negative is not None:
         negative = _key(cfg.negative)
         other = [v for v in negatives if v != negative]
         if other:
-            raise DataError(f"'{cfg.target}' has values other than '{positive}'/'{negative}': {', '.join(other[:10])}")
+            raise DataError(
+                f"'{cfg.target}' has values other than '{positive}'/'{negative}': {', '.join(other[:10])}"
+            )
         negatives = [v for v in negatives if v == negative]
     if not negatives:
-        raise DataError(f"'{cfg.target}' has a single class ('{positive}'); a default model needs both outcomes")
+        raise DataError(
+            f"'{cfg.target}' has a single class ('{positive}'); a default model needs both outcomes"
+        )
     if len(negatives) > 1:
         raise DataError(
             f"'{cfg.target}' has {len(present)} values ({', '.join(present[:10])}); binary targets only: "
@@ -208,7 +235,9 @@ def _key(value: Any) -> str | None:
     return text or None
 
 
-def build_schema(table: datasets.Dataset, cfg: DataConfig, scfg: SerializeConfig, fit_rows: np.ndarray) -> dict:
+def build_schema(
+    table: datasets.Dataset, cfg: DataConfig, scfg: SerializeConfig, fit_rows: np.ndarray
+) -> dict:
     """Decide every column's role and kind; number bands and categories come from `fit_rows` only."""
     label_values = _label_names(table, cfg)
     hidden = _hidden(cfg, scfg)
@@ -232,7 +261,9 @@ def build_schema(table: datasets.Dataset, cfg: DataConfig, scfg: SerializeConfig
             column["categories"] = sorted(c["values"] for c in counts if c["values"] is not None)[:200]
         columns.append(column)
     if not columns:
-        raise DataError("no columns left to serialize after removing target, id, excluded and protected columns")
+        raise DataError(
+            "no columns left to serialize after removing target, id, excluded and protected columns"
+        )
     return {
         "target": cfg.target,
         "positive": _key(cfg.positive),
@@ -245,7 +276,9 @@ def build_schema(table: datasets.Dataset, cfg: DataConfig, scfg: SerializeConfig
 
 
 def _hidden(cfg: DataConfig, scfg: SerializeConfig) -> set[str | None]:
-    return {cfg.target, LABEL, cfg.id, *cfg.exclude} | (set() if scfg.include_protected else set(cfg.protected))
+    return {cfg.target, LABEL, cfg.id, *cfg.exclude} | (
+        set() if scfg.include_protected else set(cfg.protected)
+    )
 
 
 def _check_width(table: datasets.Dataset, recipe: RecipeConfig) -> None:
@@ -318,7 +351,9 @@ def make_serializer(schema: dict, scfg: SerializeConfig) -> Serializer:
     single_note = sum(c["kind"] == "text" for c in schema["columns"]) == 1
 
     def label(column: dict) -> str:
-        default = scfg.note_label if column["kind"] == "text" and single_note else column["name"].replace("_", " ")
+        default = (
+            scfg.note_label if column["kind"] == "text" and single_note else column["name"].replace("_", " ")
+        )
         return scfg.descriptions.get(column["name"], default)
 
     fields = [FieldSpec(c["name"], c["kind"], label(c), c.get("bands")) for c in schema["columns"]]

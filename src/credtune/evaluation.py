@@ -90,7 +90,10 @@ def evaluate_run(recipe: RecipeConfig, prep: Any, margins: dict[str, np.ndarray]
         recipe.decision.cost_good_rejected,
         recipe.decision.approval_rate,
     )
-    metrics["decision"] = {**decision_summary(y["test"], pds["test"], choice["threshold"]), "rule": choice["rule"]}
+    metrics["decision"] = {
+        **decision_summary(y["test"], pds["test"], choice["threshold"]),
+        "rule": choice["rule"],
+    }
     metrics["fairness"] = fairness(frames["test"], y["test"], pds["test"], choice["threshold"], recipe)
     metrics["fields"] = prep.serializer.columns
     arrays = {"y": y["test"], "pd": models, "pd_raw": raw_test, "pd_train": pds["train"]}

@@ -120,7 +120,9 @@ def _four_bit() -> dict[str, Any]:
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:
-        raise ModelError("model.quantization: 4bit needs bitsandbytes: pip install 'credtune[qlora]'") from None
+        raise ModelError(
+            "model.quantization: 4bit needs bitsandbytes: pip install 'credtune[qlora]'"
+        ) from None
     from transformers import BitsAndBytesConfig
 
     quant = BitsAndBytesConfig(

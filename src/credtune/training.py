@@ -81,7 +81,9 @@ def training_arguments(recipe: RecipeConfig, output_dir: Path) -> TrainingArgume
     fields = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
     for key in values:
         if key not in fields:
-            raise ConfigError(f"unknown key 'train.{key}' (not a TrainingArguments field){did_you_mean(key, fields)}")
+            raise ConfigError(
+                f"unknown key 'train.{key}' (not a TrainingArguments field){did_you_mean(key, fields)}"
+            )
     if not torch.cuda.is_available():
         values.setdefault("use_cpu", True)
     if values.get("bf16") == "auto" or "bf16" not in values:
@@ -145,7 +147,9 @@ def model_inputs(ds: Any) -> Any:
     return ds.select_columns(names + ["length"])
 
 
-def build_trainer(recipe: RecipeConfig, model: Any, tokenizer: Any, args: TrainingArguments, train_ds, valid_ds):
+def build_trainer(
+    recipe: RecipeConfig, model: Any, tokenizer: Any, args: TrainingArguments, train_ds, valid_ds
+):
     from torch.utils.data import SequentialSampler
     from transformers import DataCollatorWithPadding, Trainer
 
@@ -219,7 +223,9 @@ def last_complete_checkpoint(folder: Path) -> str | None:
     and fail to resume)."""
     if not folder.is_dir():
         return None
-    found = [(int(p.name.split("-")[1]), p) for p in folder.glob("checkpoint-*") if p.name.split("-")[1].isdigit()]
+    found = [
+        (int(p.name.split("-")[1]), p) for p in folder.glob("checkpoint-*") if p.name.split("-")[1].isdigit()
+    ]
     for _, path in sorted(found, reverse=True):
         try:
             json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))["global_step"]
@@ -260,7 +266,9 @@ def train(
     split = {name: encoded.select(idx) for name, idx in prep.splits.items()}
     n_cut = int(sum(encoded["truncated"]))
     if n_cut:
-        log.warning("notes were shortened to fit model.max_length=%d in %d row(s)", recipe.model.max_length, n_cut)
+        log.warning(
+            "notes were shortened to fit model.max_length=%d in %d row(s)", recipe.model.max_length, n_cut
+        )
     n_full = int(sum(n >= recipe.model.max_length for n in encoded["length"]))
     if n_full > n_cut:
         log.warning(
@@ -279,6 +287,9 @@ def train(
     trainer.train(resume_from_checkpoint=checkpoint)
     margins = {name: predict_margin(trainer, ds) for name, ds in split.items()}
     train_seconds = time.time() - started
+    model_to_save = trainer.model
+    if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
+        model_to_save = gather_full_model(trainer, run_dir / ".gathered")
     if not trainer.is_world_process_zero():
         state.wait_for_everyone()
         return RunResult(run_dir, {})
@@ -310,7 +321,8 @@ def train(
         "train_seconds": round(train_seconds, 1),
         "world_size": state.num_processes,
     }
-    save_model(trainer.model, tokenizer, spec, run_dir / "model", metrics, recipe)
+    save_model(model_to_save, tokenizer, spec, run_dir / "model", metrics, recipe)
+    shutil.rmtree(run_dir / ".gathered", ignore_errors=True)
     (run_dir / "recipe.yaml").write_text(dump_recipe(recipe), encoding="utf-8")
     from .report import write_report
 
@@ -320,7 +332,25 @@ def train(
     return RunResult(run_dir, metrics)
 
 
-def save_model(model: Any, tokenizer: Any, spec: ModelSpec, target: Path, metrics: dict, recipe: RecipeConfig) -> None:
+def gather_full_model(trainer: Any, folder: Path) -> Any:
+    """FSDP and DeepSpeed ZeRO-3 shard the weights across ranks. `Trainer.save_model` gathers them
+    (every rank must call it); the main process reloads the full model on the CPU so LoRA can be
+    merged and the Hub folder written like any other run."""
+    trainer.save_model(str(folder))
+    if not trainer.is_world_process_zero():
+        return None
+    if (folder / "adapter_config.json").is_file():
+        from peft import AutoPeftModelForSequenceClassification
+
+        return AutoPeftModelForSequenceClassification.from_pretrained(folder)
+    from transformers import AutoModelForSequenceClassification
+
+    return AutoModelForSequenceClassification.from_pretrained(folder)
+
+
+def save_model(
+    model: Any, tokenizer: Any, spec: ModelSpec, target: Path, metrics: dict, recipe: RecipeConfig
+) -> None:
     """Write the Hub folder under a temporary name, then rename: a killed run never leaves a
     `model/` that loads but is half-written."""
     from .export import write_model_card
