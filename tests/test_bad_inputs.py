@@ -2,9 +2,12 @@
 
 Every row checks the exit code, the line the user reads (the one `error: ...` line for refusals,
 the warning for inputs that are handled), that no traceback leaks without --debug, and that a
-refused run leaves nothing that looks finished (no metrics.json, no model/). Refusals happen
-before torch/transformers are imported, so they cost about a second each; only the rows marked
-`train` fine-tune (the tiny model, 6 steps).
+refused run leaves nothing that looks finished (no metrics.json, no model/). Handled inputs run
+`preview` (and the text it prints is parsed back) or, where the brief is "the run finishes",
+`train` on the tiny model for 6 steps. Each row runs `credtune.cli.main` in its own process,
+forked from a server that has torch and transformers imported already (`ForkedCli`), so a row
+costs its own work only; `test_refusals_need_no_torch` checks in fresh interpreters that a
+refusal comes before those imports.
 """
 
 from __future__ import annotations
@@ -437,7 +440,7 @@ CASES = [
         "inf-values",
         setup(rows=with_cells({(0, "amount"): "inf", (1, "amount"): "-inf"})),
         0,
-        "",
+        "column 'amount' has 2 infinite value(s); they are read as missing",
         command="preview",
         check=infinite_shown_as_missing,
     ),
@@ -503,6 +506,8 @@ def test_bad_input(case: Case, tmp_path: Path, tiny_model: Path, tiny_overrides:
             "",
         )
     print(f"\n{case.id}: {said or '(no warning)'}")
+    if not case.code and case.command == "train":
+        assert (out / "metrics.json").is_file() and (out / "model" / "credtune.json").is_file()
     if case.code and not case.old_run:
         assert not (out / "metrics.json").exists(), "a refused run left metrics.json"
         assert not (out / "model").exists(), "a refused run left a model folder"

@@ -89,7 +89,7 @@ def _warn_not_utf8(path: Path) -> None:
 
 
 def _check_csv_header(path: Path) -> list[str]:
-    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:  # -sig: drop a BOM
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
         header = next(csv.reader(handle, delimiter=delimiter), [])
         first_row = next(
@@ -253,6 +253,8 @@ def build_schema(
         kind = _kind(name, arrow.type, cfg)
         if kind == "categorical" and name not in cfg.categorical:
             _warn_mixed(name, arrow)
+        if pa.types.is_floating(arrow.type) and (n_inf := pc.sum(pc.is_inf(arrow)).as_py()):
+            log.warning("column '%s' has %d infinite value(s); they are read as missing", name, n_inf)
         column: dict[str, Any] = {"name": name, "kind": kind, "dtype": str(arrow.type)}
         if kind == "numeric":
             column["bands"] = _bands(arrow.take(fit))

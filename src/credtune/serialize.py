@@ -24,7 +24,7 @@ TEMPLATES: dict[str, tuple[str, str, str, str]] = {
 BAND_WORDS = ("very low", "low", "typical", "high", "very high")
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"\S+")
-CHARS_PER_TOKEN = 16  # no token is longer: a note is cut to (budget + 1) * 16 characters before tokenizing
+CHARS_PER_TOKEN = 16  # a note longer than (max_length + 1) * 16 characters is clipped before tokenizing
 
 _PII_PATTERNS = [
     ("[EMAIL]", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
