@@ -45,8 +45,10 @@ RAW_TEXT = [
 TABLLM = [*RAW_TEXT, "serialize.include_protected=true"]
 TOKEN_VARIANTS = {"compact": [], "compact_plain": ["serialize.numbers=plain"], "list": ["serialize.template=list"],
                   "text": ["serialize.template=text"], "text_raw": RAW_TEXT, "tabllm": TABLLM}  # fmt: skip
-ARMS = ("peak", "train-naive", "train-credtune", "model", "score-pipeline-tabllm", "score-pipeline-credtune",
-        "score-credtune")  # fmt: skip
+ARMS = ("peak", "train", "score", "model", "rss-train-naive", "rss-train-credtune", "rss-score-credtune",
+        "rss-score-pipeline-tabllm", "rss-score-pipeline-credtune")  # fmt: skip
+ROUND_STEPS = 2  # optimizer steps per arm per round of the interleaved training arm
+SCORE_CHUNK = 64  # rows per method per round of the interleaved scoring arm (credtune's batch size)
 
 
 def recipe(args: argparse.Namespace, extra: list[str] | None = None) -> Any:
@@ -141,58 +143,54 @@ def arm_peak(args: argparse.Namespace) -> dict:
             "import_rss_mb": round(floor, 1)}  # fmt: skip
 
 
-class _Counting:
-    """Wraps a data collator to record the real (non-pad) length of every row it batches."""
+class _Meter:
+    """Trainer callback + collator wrapper: step times and the real (non-pad) length of every row,
+    across repeated trainer.train() calls."""
 
-    def __init__(self, inner: Any) -> None:
-        self.inner, self.batches = inner, []
+    def __init__(self, collator: Any) -> None:
+        self.collator, self.batches, self.steps = collator, [], []  # steps: (seconds, batch index)
+        self._last = 0.0
 
     def __call__(self, features: list) -> Any:
-        batch = self.inner(features)
+        batch = self.collator(features)
         mask = batch["attention_mask"]
         self.batches.append((mask.sum(1).tolist(), int(mask.shape[1])))
         return batch
 
+    def callback(self) -> Any:
+        from transformers import TrainerCallback
 
-def timed_train(trainer: Any, precision: str, budget_s: float | None = None) -> dict:
-    """trainer.train() with a clock on every optimizer step and a count of real and padded tokens."""
-    from transformers import TrainerCallback
+        meter = self
 
-    class Clock(TrainerCallback):
-        def __init__(self) -> None:
-            self.start, self.marks = 0.0, []
+        class Clock(TrainerCallback):
+            def on_train_begin(self, *a: Any, **k: Any) -> None:
+                meter._last = time.perf_counter()
 
-        def on_train_begin(self, *a: Any, **k: Any) -> None:
-            self.start = time.perf_counter()
+            def on_step_end(self, *a: Any, **k: Any) -> None:
+                now = time.perf_counter()
+                meter.steps.append((now - meter._last, len(meter.batches) - 1))
+                meter._last = now
 
-        def on_step_end(self, args: Any, state: Any, control: Any, **k: Any) -> None:
-            self.marks.append(time.perf_counter())
-            if budget_s and len(self.marks) >= 2 and self.marks[-1] - self.start > budget_s:
-                control.should_training_stop = True  # time box; the credtune arm then runs as many steps
+        return Clock()
 
-    clock, counting = Clock(), _Counting(trainer.data_collator)
-    trainer.data_collator = counting
-    trainer.add_callback(clock)
-    trainer.train()
-    steps, fm = len(clock.marks), flop_model(trainer.model)
-    batches = counting.batches[:steps]
-    seconds, steady = clock.marks[-1] - clock.start, clock.marks[-1] - clock.marks[0]
-    real = [n for lengths, _ in batches for n in lengths]
-    padded = [width for lengths, width in batches for _ in lengths]
-    return {
-        "steps": steps, "batch_size": len(batches[0][0]), "precision": precision, "seconds": round(seconds, 2),
-        "samples_per_s": round(len(real) / seconds, 3),
-        "steady_samples_per_s": round(len(real[len(batches[0][0]) :]) / steady, 3) if steps > 1 else None,
-        "real_tokens_per_s": round(sum(real) / seconds, 1), "padded_tokens_per_s": round(sum(padded) / seconds, 1),
-        "best_step_samples_per_s": round(max(len(b[0]) / (t1 - t0) for b, t0, t1 in zip(batches, [clock.start, *clock.marks], clock.marks)), 3),
-        "mean_real_tokens_per_row": round(sum(real) / len(real), 1),
-        "mean_padded_width": round(sum(padded) / len(padded), 1),
-        "useful_gflops_per_s": round(3 * forward_flops(fm, real) / seconds / 1e9, 2),
-        "executed_gflops_per_s": round(3 * forward_flops(fm, padded) / seconds / 1e9, 2),
-    }  # fmt: skip
+    def summary(self, model: Any, precision: str) -> dict:
+        fm, seconds = flop_model(model), sum(s for s, _ in self.steps)
+        batches = [self.batches[i] for _, i in self.steps]
+        real = [n for lengths, _ in batches for n in lengths]
+        padded = [width for lengths, width in batches for _ in lengths]
+        return {
+            "steps": len(self.steps), "batch_size": len(batches[0][0]), "precision": precision,
+            "seconds": round(seconds, 2), "samples_per_s": round(len(real) / seconds, 3),
+            "best_step_samples_per_s": round(max(len(b[0]) / s for b, (s, _) in zip(batches, self.steps)), 3),
+            "real_tokens_per_s": round(sum(real) / seconds, 1), "padded_tokens_per_s": round(sum(padded) / seconds, 1),
+            "mean_real_tokens_per_row": round(sum(real) / len(real), 1),
+            "mean_padded_width": round(sum(padded) / len(padded), 1),
+            "useful_gflops_per_s": round(3 * forward_flops(fm, real) / seconds / 1e9, 2),
+            "executed_gflops_per_s": round(3 * forward_flops(fm, padded) / seconds / 1e9, 2),
+        }  # fmt: skip
 
 
-def arm_train_naive(args: argparse.Namespace) -> dict:
+def naive_trainer(args: argparse.Namespace, steps: int) -> tuple[Any, str]:
     """A typical first attempt: TabLLM text, everything padded to 512, fp32, random batches."""
     from transformers import AutoModelForSequenceClassification, Trainer, TrainingArguments
 
@@ -210,18 +208,14 @@ def arm_train_naive(args: argparse.Namespace) -> dict:
         ds = ds.add_column(key, values)
     model = AutoModelForSequenceClassification.from_pretrained(resolve_model_name(args.model), num_labels=2)
     targs = TrainingArguments(
-        output_dir=str(Path(args.work_dir) / "naive"), max_steps=args.steps, per_device_train_batch_size=BATCH,
+        output_dir=str(Path(args.work_dir) / "naive"), max_steps=steps, per_device_train_batch_size=BATCH,
         learning_rate=5e-5, use_cpu=True, bf16=False, report_to="none", save_strategy="no",
         eval_strategy="no", logging_strategy="no", disable_tqdm=True, seed=rec.seed,
     )  # fmt: skip
-    trainer = Trainer(model=model, args=targs, train_dataset=ds, processing_class=tokenizer)
-    return {
-        **timed_train(trainer, "fp32", args.train_budget_s),
-        "sampler": str(targs.train_sampling_strategy),
-    }
+    return Trainer(model=model, args=targs, train_dataset=ds, processing_class=tokenizer), "fp32"
 
 
-def arm_train_credtune(args: argparse.Namespace) -> dict:
+def credtune_trainer(args: argparse.Namespace, steps: int) -> tuple[Any, str]:
     """credtune's own path: load_recipe -> prepare -> encode -> build_trainer, TRAIN_DEFAULTS."""
     from credtune import data, training
     from credtune.modeling import load_model, load_tokenizer
@@ -232,7 +226,7 @@ def arm_train_credtune(args: argparse.Namespace) -> dict:
         "train.logging_strategy=no",
         "train.disable_tqdm=true",
     ]
-    rec = recipe(args, [f"train.max_steps={args.train_steps}", *quiet])
+    rec = recipe(args, [f"train.max_steps={steps}", *quiet])
     prep = data.prepare(rec)
     tokenizer = load_tokenizer(rec.model)
     encoded = training.encode(prep.table, prep.serializer, tokenizer, rec.model.max_length)
@@ -240,8 +234,47 @@ def arm_train_credtune(args: argparse.Namespace) -> dict:
     model = load_model(rec.model, prep.schema["label_names"], tokenizer, rec.lora, rec.seed)
     targs = training.training_arguments(rec, Path(args.work_dir) / "credtune")
     trainer = training.build_trainer(rec, model, tokenizer, targs, split["train"], split["valid"])
-    out = timed_train(trainer, "bf16" if targs.bf16 else "fp32")
-    return {**out, "sampler": str(targs.train_sampling_strategy)}
+    return trainer, "bf16" if targs.bf16 else "fp32"
+
+
+def metered(trainer: Any) -> _Meter:
+    meter = _Meter(trainer.data_collator)
+    trainer.data_collator = meter
+    trainer.add_callback(meter.callback())
+    return meter
+
+
+def arm_train(args: argparse.Namespace) -> dict:
+    """Both train loops in one process, in alternating rounds of ROUND_STEPS optimizer steps, so
+    that both see the same load from other jobs; stops at the time box after a whole round."""
+    arms = {"naive": naive_trainer(args, ROUND_STEPS), "credtune": credtune_trainer(args, ROUND_STEPS)}
+    meters = {name: metered(trainer) for name, (trainer, _) in arms.items()}
+    start, rounds = time.perf_counter(), 0
+    while rounds * ROUND_STEPS < args.steps and (
+        rounds == 0 or time.perf_counter() - start < args.train_budget_s
+    ):
+        for trainer, _ in arms.values():
+            trainer.args.seed = trainer.args.seed + 1  # other batches in every round
+            trainer.train()
+        rounds += 1
+    out = {name: meters[name].summary(t.model, precision) for name, (t, precision) in arms.items()}
+    out["credtune"]["sampler"] = str(arms["credtune"][0].args.train_sampling_strategy)
+    out["naive"]["sampler"] = str(arms["naive"][0].args.train_sampling_strategy)
+    return {**out, "rounds": rounds, "round_steps": ROUND_STEPS}
+
+
+def arm_rss_train_naive(args: argparse.Namespace) -> dict:
+    trainer, precision = naive_trainer(args, ROUND_STEPS)
+    meter = metered(trainer)
+    trainer.train()
+    return meter.summary(trainer.model, precision)
+
+
+def arm_rss_train_credtune(args: argparse.Namespace) -> dict:
+    trainer, precision = credtune_trainer(args, ROUND_STEPS)
+    meter = metered(trainer)
+    trainer.train()
+    return meter.summary(trainer.model, precision)
 
 
 def arm_model(args: argparse.Namespace) -> dict:
@@ -260,71 +293,86 @@ def arm_model(args: argparse.Namespace) -> dict:
     return {"model_dir": str(target), "seconds": round(time.perf_counter() - start, 1)}
 
 
-def rows_frame(args: argparse.Namespace, n: int) -> Any:
-    """The first n raw rows (cycled past 1000), target dropped: what an applicant file holds."""
+def scorers(args: argparse.Namespace, names: list[str]) -> tuple[dict[str, tuple], Any]:
+    """name -> (score function, its input for all rows, the model's texts, what is timed), and the
+    tokenizer. The pipeline gets its texts ready-made; credtune's scorer starts from raw rows."""
     import pandas as pd
-
-    df = pd.read_csv(ROOT / "data" / "german_credit.csv").drop(columns=[recipe(args).data.target])
-    return pd.concat([df] * -(-n // len(df)), ignore_index=True).head(n)
-
-
-def scored(args: argparse.Namespace, rows: int, seconds: float, lengths: list[int], call: str) -> dict:
-    from transformers import AutoModelForSequenceClassification
-
-    fm = flop_model(AutoModelForSequenceClassification.from_pretrained(args.model_dir))
-    return {"rows": rows, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds, 2), "call": call,
-            "mean_tokens_per_row": round(sum(lengths) / len(lengths), 1),
-            "useful_gflops_per_s": round(forward_flops(fm, lengths) / seconds / 1e9, 2)}  # fmt: skip
-
-
-def pipeline_arm(args: argparse.Namespace, texts: list[str]) -> dict:
-    """`pipeline("text-classification")` called the usual way (it runs one text at a time), on
-    chunks of 4 texts so that it can stop at the time box."""
     from transformers import pipeline
 
-    clf = pipeline("text-classification", model=args.model_dir, device="cpu")
-    clf(texts[:4])  # warm-up
-    done, start = 0, time.perf_counter()
-    while done < len(texts) and (done == 0 or time.perf_counter() - start < args.score_budget_s):
-        clf(texts[done : done + 4])
-        done = min(done + 4, len(texts))
-    seconds = time.perf_counter() - start
-    lengths = [len(ids) for ids in clf.tokenizer(texts[:done])["input_ids"]]
-    return scored(args, done, seconds, lengths, "pipeline('text-classification', model=dir)(texts)")
-
-
-def arm_score_pipeline_tabllm(args: argparse.Namespace) -> dict:
     from credtune import data
-
-    rec = recipe(args, TABLLM)
-    serializer = data.make_serializer(data.prepare(rec).schema, rec.serialize)
-    return pipeline_arm(args, [serializer(row) for row in rows_frame(args, args.rows).to_dict("records")])
-
-
-def arm_score_pipeline_credtune(args: argparse.Namespace) -> dict:
     from credtune.scoring import CreditScorer
 
-    scorer = CreditScorer.from_pretrained(args.model_dir)  # only for its texts: exactly what it scores
-    texts = scorer.texts(scorer.records(rows_frame(args, args.rows)))
-    del scorer
-    return pipeline_arm(args, texts)
-
-
-def arm_score_credtune(args: argparse.Namespace) -> dict:
-    from credtune.scoring import CreditScorer
-
-    df = rows_frame(args, args.rows)
+    df = pd.read_csv(ROOT / "data" / "german_credit.csv").drop(columns=[recipe(args).data.target])
+    df = pd.concat([df] * -(-args.rows // len(df)), ignore_index=True).head(args.rows)
     scorer = CreditScorer.from_pretrained(args.model_dir)
-    scorer.predict_proba(df.head(4))  # warm-up
-    start = time.perf_counter()
-    scorer.predict_proba(df)
-    seconds = time.perf_counter() - start
-    texts = scorer.texts(scorer.records(df))
-    lengths = [
-        len(ids)
-        for ids in scorer.tokenizer(texts, truncation=True, max_length=scorer.spec.max_length)["input_ids"]
+    texts = scorer.texts(scorer.records(df))  # exactly the texts credtune's scorer builds
+    out: dict[str, tuple] = {}
+    if "credtune" in names:
+        out["credtune"] = (
+            scorer.predict_proba,
+            df,
+            texts,
+            "CreditScorer.from_pretrained(dir).predict_proba(df)",
+        )
+    call = "pipeline('text-classification', model=dir)(texts)"
+    clf = (
+        pipeline("text-classification", model=args.model_dir, device="cpu") if len(out) < len(names) else None
+    )
+    if "pipeline_tabllm" in names:
+        rec = recipe(args, TABLLM)
+        serializer = data.make_serializer(data.prepare(rec).schema, rec.serialize)
+        tabllm = [serializer(row) for row in df.to_dict("records")]
+        out["pipeline_tabllm"] = (clf, tabllm, tabllm, call)
+    if "pipeline_credtune" in names:
+        out["pipeline_credtune"] = (clf, texts, texts, call)
+    if "credtune" not in names:
+        del scorer  # not part of a pipeline arm's memory
+    return out, scorer.tokenizer if "credtune" in names else clf.tokenizer
+
+
+def run_scoring(args: argparse.Namespace, names: list[str], budget_s: float) -> dict:
+    """Score the same chunks of SCORE_CHUNK rows with each method in turn (rotating who goes first)
+    until all rows are done or the time box is spent."""
+    from transformers import AutoModelForSequenceClassification
+
+    methods, tokenizer = scorers(args, names)
+    for fn, inputs, _, _ in methods.values():
+        fn(inputs[:4])  # warm-up
+    spent, done, start = dict.fromkeys(methods, 0.0), 0, time.perf_counter()
+    while done < args.rows and (done == 0 or time.perf_counter() - start < budget_s):
+        order = (
+            list(methods)[(done // SCORE_CHUNK) % len(methods) :]
+            + list(methods)[: (done // SCORE_CHUNK) % len(methods)]
+        )
+        for name in order:
+            fn, inputs, _, _ = methods[name]
+            t0 = time.perf_counter()
+            fn(inputs[done : done + SCORE_CHUNK])
+            spent[name] += time.perf_counter() - t0
+        done = min(done + SCORE_CHUNK, args.rows)
+    fm = flop_model(AutoModelForSequenceClassification.from_pretrained(args.model_dir))
+    out = {}
+    for name, (_, _, texts, call) in methods.items():
+        lengths = [len(ids) for ids in tokenizer(texts[:done], truncation=True, max_length=512)["input_ids"]]
+        out[name] = {"rows": done, "seconds": round(spent[name], 2), "rows_per_s": round(done / spent[name], 2),
+                     "mean_tokens_per_row": round(sum(lengths) / done, 1), "call": call,
+                     "useful_gflops_per_s": round(forward_flops(fm, lengths) / spent[name] / 1e9, 2)}  # fmt: skip
+    return out
+
+
+def arm_score(args: argparse.Namespace) -> dict:
+    return run_scoring(args, ["credtune", "pipeline_tabllm", "pipeline_credtune"], args.score_budget_s)
+
+
+def _rss_score(name: str) -> Any:
+    return lambda args: run_scoring(argparse.Namespace(**{**vars(args), "rows": SCORE_CHUNK}), [name], 0.0)[
+        name
     ]
-    return scored(args, len(df), seconds, lengths, "CreditScorer.from_pretrained(dir).predict_proba(df)")
+
+
+arm_rss_score_credtune = _rss_score("credtune")
+arm_rss_score_pipeline_tabllm = _rss_score("pipeline_tabllm")
+arm_rss_score_pipeline_credtune = _rss_score("pipeline_credtune")
 
 
 # -- orchestration --------------------------------------------------------------------------------
@@ -440,24 +488,32 @@ def orchestrate(args: argparse.Namespace) -> dict:
     res["settings"]["batch_size"] = BATCH
     res["peak"] = run_arm("peak", args)
     res["tokens"] = count_tokens(args)
-    naive = run_arm("train-naive", args)
-    credtune = run_arm("train-credtune", args, train_steps=naive.get("steps") or args.steps)  # same steps
-    res["train"] = {"naive": naive, "credtune": credtune}
+    res["train"] = both = run_arm("train", args, train_budget_s=args.train_budget_s)
+    for name in ("naive", "credtune"):
+        probe = run_arm(f"rss-train-{name}", args)
+        both[name] = {
+            **both.get(name, {"error": both.get("error")}),
+            "peak_rss_mb": probe["peak_rss_mb"],
+            "rss_probe": probe,
+        }
     for key in ("samples_per_s", "best_step_samples_per_s"):  # best step: the least disturbed by other jobs
-        res["train"]["speedup" if key == "samples_per_s" else "speedup_best_step"] = ratio(
-            credtune.get(key), naive.get(key)
-        )
+        speed = [both[name].get(key) for name in ("credtune", "naive")]
+        both["speedup" if key == "samples_per_s" else "speedup_best_step"] = ratio(*speed)
     reuse = bool(args.model_dir and (Path(args.model_dir) / "credtune.json").is_file())
     model = {"model_dir": args.model_dir, "reused": True} if reuse else run_arm("model", args)
     res["model"], res["score"] = model, {}
     if model.get("model_dir"):
-        for name in ("pipeline_tabllm", "pipeline_credtune", "credtune"):
-            res["score"][name] = run_arm(
-                f"score-{name.replace('_', '-')}", args, model_dir=model["model_dir"]
-            )
+        res["score"] = score = run_arm("score", args, model_dir=model["model_dir"])
+        for name in ("credtune", "pipeline_tabllm", "pipeline_credtune"):
+            probe = run_arm(f"rss-score-{name.replace('_', '-')}", args, model_dir=model["model_dir"])
+            score[name] = {
+                **score.get(name, {"error": score.get("error")}),
+                "peak_rss_mb": probe["peak_rss_mb"],
+                "rss_probe": probe,
+            }
         for name in ("pipeline_tabllm", "pipeline_credtune"):
-            res["score"][f"speedup_vs_{name}"] = ratio(
-                res["score"]["credtune"].get("rows_per_s"), res["score"][name].get("rows_per_s")
+            score[f"speedup_vs_{name}"] = ratio(
+                score["credtune"].get("rows_per_s"), score[name].get("rows_per_s")
             )
     res["peak_end"] = run_arm("peak", args)  # the machine is shared: a second look at the peak
     res["machine"]["load_avg_end"] = os.getloadavg()

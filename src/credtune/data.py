@@ -22,18 +22,11 @@ import pyarrow.compute as pc
 from .config import DataConfig, RecipeConfig, SerializeConfig, resolve_data_path
 from .errors import DataError, did_you_mean
 from .serialize import FieldSpec, Serializer
+from .streaming import FORMATS
 
 log = logging.getLogger(__name__)
 LABEL = "labels"
 MIN_DISTINCT_FOR_BANDS = 10
-FORMATS = {
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".jsonl": "json",
-    ".json": "json",
-}
 
 datasets.disable_progress_bars()
 

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 # pandas' default missing-value markers: training read CSVs through pandas, so scoring must agree
 NA_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
              "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]  # fmt: skip
-KINDS = {
+FORMATS = {  # file suffix -> reader; shared with data.py
     ".csv": "csv",
     ".tsv": "csv",
     ".parquet": "parquet",
@@ -124,7 +124,7 @@ def open_table(path: str | Path) -> Source:
         raise DataError(f"input file not found: {path}")
     if path.is_dir():
         raise DataError(f"{path} is a directory; give a CSV, Parquet or JSON Lines file")
-    kind = KINDS.get(path.suffix.lower())
+    kind = FORMATS.get(path.suffix.lower())
     if kind is None:
         raise DataError(f"{path.name}: unsupported file type '{path.suffix}'; use .csv, .parquet or .jsonl")
     if path.stat().st_size == 0:
