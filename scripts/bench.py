@@ -1,15 +1,18 @@
 #!/usr/bin/env python
 """Speed benchmark: credtune's data path against a naive TabLLM-style fine-tune, on German credit.
 
-The parent process counts tokens itself and runs every other arm in a child process of this
-same script (`--arm NAME`): each arm starts cold, and its peak RSS is that child's own
-`ru_maxrss` (from `os.wait4`), which includes the torch + transformers import floor (reported
-as `peak.import_rss_mb`). Only the train loop or the scoring call is timed, never model loading.
-MFU is computed at the end against the best matmul peak seen (measured at start and at end, the
-machine being shared). Results go to bench.json and a markdown table on stdout.
+Throughput is measured in two child processes of this script (`--arm NAME`) that hold all the
+contestants at once and alternate between them in short rounds (training: 2 optimizer steps
+each; scoring: the same 64 rows each), so that every contestant sees the same load from other
+jobs on a shared machine. Peak RSS comes from separate small `rss-*` child processes, one per
+contestant: each child's own `ru_maxrss` (from `os.wait4`), which includes the torch +
+transformers import floor (`peak.import_rss_mb`). Only train steps and scoring calls are timed,
+never model loading. MFU uses the best matmul peak seen (measured at start and at end). Results
+go to bench.json and a markdown table on stdout.
 
-    python scripts/bench.py              # full run: 20 steps, 1000 rows
-    python scripts/bench.py --quick      # 6 steps, 200 rows, short time boxes
+    python scripts/bench.py                  # full run: 20 steps, 1000 rows (~12 minutes)
+    python scripts/bench.py --quick          # 6 steps, 200 rows, short time boxes
+    python scripts/bench.py --threads 1      # on a machine shared with other jobs
 """
 
 from __future__ import annotations
@@ -389,10 +392,18 @@ def run_arm(name: str, args: argparse.Namespace, **extra: Any) -> dict:
         "--result",
         str(out),
     ]
+    env = {
+        **os.environ,
+        **(
+            {"OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
+            if args.threads
+            else {}
+        ),
+    }
     print(f"[bench] {name} ...", file=sys.stderr, flush=True)
     load, started = os.getloadavg()[0], time.perf_counter()
     with log.open("w") as handle:
-        proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
     meta = {"peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "process_wall_s": round(time.perf_counter() - started, 1),
             "load_avg_1m": [round(load, 2), round(os.getloadavg()[0], 2)]}  # fmt: skip
@@ -481,9 +492,9 @@ def orchestrate(args: argparse.Namespace) -> dict:
 
     started = time.perf_counter()
     res: dict[str, Any] = {
-        "machine": {"cpu": _cpu_name(), "threads": torch.get_num_threads(), "load_avg_start": os.getloadavg(),
+        "machine": {"cpu": _cpu_name(), "threads": args.threads or torch.get_num_threads(), "load_avg_start": os.getloadavg(),
                     "torch": torch.__version__, "transformers": transformers.__version__, "python": platform.python_version()},
-        "settings": {k: getattr(args, k) for k in ("model", "steps", "rows", "quick", "train_budget_s", "score_budget_s")},
+        "settings": {k: getattr(args, k) for k in ("model", "steps", "rows", "quick", "threads", "train_budget_s", "score_budget_s")},
     }  # fmt: skip
     res["settings"]["batch_size"] = BATCH
     res["peak"] = run_arm("peak", args)
@@ -541,10 +552,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="bench.json", help="results file (default bench.json)")
     parser.add_argument("--model-dir", help="credtune model folder to score with: reused if it holds credtune.json, "
                         "else a 2-step model is trained into it (default: a scratch folder)")  # fmt: skip
-    parser.add_argument("--train-budget", type=float, dest="train_budget_s", help="stop the naive train loop after "
-                        "this many seconds (at least 2 steps); credtune then runs as many steps (default 240, quick 60)")  # fmt: skip
+    parser.add_argument("--train-budget", type=float, dest="train_budget_s", help="time box of the interleaved train "
+                        "arm: no new round after this many seconds (default 300, quick 60)")  # fmt: skip
     parser.add_argument("--score-budget", type=float, dest="score_budget_s",
-                        help="stop each pipeline arm after this many seconds (default 90, quick 30)")  # fmt: skip
+                        help="time box of the interleaved scoring arm (default 180, quick 30)")  # fmt: skip
+    parser.add_argument("--threads", type=int, help="torch/OpenMP threads in every arm (default: torch's, one per core); "
+                        "on a machine shared with other jobs, 1 avoids threads waiting for each other")  # fmt: skip
     parser.add_argument("--work-dir", help="scratch folder with each arm's log (default: temporary, removed)")
     parser.add_argument("--arm", choices=ARMS, help=argparse.SUPPRESS)
     parser.add_argument("--payload", help=argparse.SUPPRESS)
@@ -558,8 +571,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.steps = args.steps or (6 if args.quick else 20)
     args.rows = args.rows or (200 if args.quick else 1000)
-    args.train_budget_s = args.train_budget_s or (60.0 if args.quick else 240.0)
-    args.score_budget_s = args.score_budget_s or (30.0 if args.quick else 90.0)
+    args.train_budget_s = args.train_budget_s or (60.0 if args.quick else 300.0)
+    args.score_budget_s = args.score_budget_s or (30.0 if args.quick else 180.0)
     with tempfile.TemporaryDirectory(prefix="credtune-bench-") as tmp:
         args.work_dir = args.work_dir or tmp
         Path(args.work_dir).mkdir(parents=True, exist_ok=True)
