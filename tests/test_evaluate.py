@@ -47,8 +47,21 @@ def test_cli_scores_a_labelled_file(cli_report, trained_run: Path):
     assert [t["column"] for t in metrics["fairness"]] == PROTECTED
     assert metrics["stability"]["reference"] == "reference.csv" and metrics["stability"]["score_psi"] >= 0
     assert {f["field"] for f in metrics["stability"]["fields"]} <= set(metrics["fields"])
+    labels = {
+        f["label"]
+        for f in json.loads((trained_run / "model" / "credtune.json").read_text())["serializer"]["fields"]
+    }
+    assert {row["field"] for row in metrics["importance"]} == labels
+    assert all(row["mean_abs_effect"] >= 0 for row in metrics["importance"])
     html = (out / "report.html").read_text(encoding="utf-8")
-    for heading in ("Headline metrics", "ROC curves", "Decision threshold", "Stability (PSI)", "Fairness"):
+    for heading in (
+        "Headline metrics",
+        "ROC curves",
+        "Decision threshold",
+        "Stability (PSI)",
+        "Fairness",
+        "Field importance",
+    ):
         assert heading in html
 
 

@@ -97,9 +97,11 @@ def evaluate_model(
     data: str | Path,
     report_dir: str | Path | None = None,
     reference: str | Path | None = None,
+    importance_rows: int = 200,
 ) -> RunResult:
     """Score a labelled file with a trained model: credit metrics, decision at the stored threshold,
-    fairness, drift vs `reference`; writes metrics.json + report into `report_dir`."""
+    fairness, drift vs `reference`, and global field importance (field occlusion on up to
+    `importance_rows` rows; 0 skips it); writes metrics.json + report into `report_dir`."""
     from . import metrics as M
     from .contract import load_spec
     from .data import read_table
@@ -158,6 +160,14 @@ def evaluate_model(
             "fields": M.characteristic_stability(ref, df, numeric, categorical),
         }
     metrics["fields"] = scorer.serializer.columns
+    if importance_rows > 0:
+        from .explain import global_importance
+
+        sample = df.sample(importance_rows, random_state=0) if len(df) > importance_rows else df
+        metrics["importance"] = [
+            {"field": row.label, "mean_abs_effect": float(row.mean_abs_pd_change)}
+            for row in global_importance(scorer, sample).itertuples()
+        ]
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_json_atomic(out_dir / "metrics.json", metrics)
     arrays = {"y": y, "pd": {"transformer": p}, "pd_raw": raw}

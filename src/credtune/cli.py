@@ -137,7 +137,9 @@ def cv_table(metrics: dict) -> str:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .api import evaluate_model
 
-    result = evaluate_model(args.model_dir, args.data, args.report, reference=args.reference)
+    result = evaluate_model(
+        args.model_dir, args.data, args.report, reference=args.reference, importance_rows=args.importance_rows
+    )
     m = result.metrics
     print(summary_table(m).replace("held-out test split:", f"{m['data']} ({m['n']} rows):"))
     decision = m.get("decision") or {}
@@ -242,6 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="labelled applicants (.csv, .parquet, .jsonl) with the target column")
     p.add_argument("--report", help="report folder (default: runs/evaluate-<model name>)")
     p.add_argument("--reference", help="data to measure score and field drift (PSI) against")
+    p.add_argument(
+        "--importance-rows",
+        type=int,
+        default=200,
+        help="rows used for global field importance by occlusion (default 200; 0 skips it)",
+    )
     return parser
 
 

@@ -80,7 +80,6 @@ class LoraConfig:
     alpha: int = 16
     dropout: float = 0.05
     target_modules: list[str] | None = None
-    merge: bool = True
 
 
 @dataclass

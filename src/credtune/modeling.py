@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import transformers
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 
 from .config import LoraConfig, ModelConfig
 from .errors import ModelError
@@ -169,10 +169,6 @@ def merged(model: Any) -> PreTrainedModel:
     if hasattr(model, "merge_and_unload"):
         return model.merge_and_unload()
     return model
-
-
-def model_config(name: str, trust_remote_code: bool = False) -> Any:
-    return AutoConfig.from_pretrained(resolve_model_name(name), trust_remote_code=trust_remote_code)
 
 
 def convert_gguf(gguf_path: str | Path, out_dir: str | Path) -> Path:
