@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from .config import DataConfig, RecipeConfig, SerializeConfig, resolve_data_path
 from .errors import DataError, did_you_mean
 from .serialize import FieldSpec, Serializer
-from .streaming import FORMATS
+from .streaming import check_file
 
 log = logging.getLogger(__name__)
 LABEL = "labels"
@@ -34,15 +34,7 @@ datasets.disable_progress_bars()
 def read_table(path: str | Path) -> datasets.Dataset:
     """Read CSV/TSV, Parquet or JSON Lines into an Arrow-backed Dataset, with readable errors."""
     path = Path(path)
-    if path.is_dir():
-        raise DataError(f"data path {path} is a directory; give a CSV, Parquet or JSON Lines file")
-    if not path.exists():
-        raise DataError(f"data file not found: {path}")
-    builder = FORMATS.get(path.suffix.lower())
-    if builder is None:
-        raise DataError(f"{path.name}: unsupported file type '{path.suffix}'; use .csv, .parquet or .jsonl")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path.name} is empty")
+    builder = check_file(path, "data")
     kwargs: dict[str, Any] = {}
     if builder == "csv":
         header = _check_csv_header(path)

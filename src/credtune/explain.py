@@ -167,7 +167,7 @@ def explain_file(
     detail); returns (output, rows, seconds). Written to a temporary name, then renamed."""
     from tqdm.auto import tqdm
 
-    from .scoring import CreditScorer
+    from .scoring import as_scorer
     from .streaming import decode_cell, open_table
 
     output = Path(output_path)
@@ -177,11 +177,7 @@ def explain_file(
     if output.exists() and not overwrite:
         raise CredtuneError(f"{output} already exists; pass --overwrite to replace it")
     source = open_table(input_path)
-    scorer = (
-        model
-        if isinstance(model, CreditScorer)
-        else CreditScorer.from_pretrained(model, allow_pickle=allow_pickle)
-    )
+    scorer = as_scorer(model, allow_pickle)
     scorer.check_columns(source.columns)
     id_name = id_column or (scorer.id_column if scorer.id_column in source.columns else None)
     if id_name and id_name not in source.columns:

@@ -301,6 +301,15 @@ def check_weights(folder: Path, allow_pickle: bool) -> None:
 # -- files -------------------------------------------------------------------------------------
 
 
+def as_scorer(model: CreditScorer | str | Path, allow_pickle: bool = False) -> CreditScorer:
+    """A loaded scorer as is, or one loaded from a model folder / Hub repo id."""
+    return (
+        model
+        if isinstance(model, CreditScorer)
+        else CreditScorer.from_pretrained(model, allow_pickle=allow_pickle)
+    )
+
+
 @dataclass
 class ScoreResult:
     output: Path
@@ -343,11 +352,7 @@ def score_file(
     if output.is_dir():
         raise CredtuneError(f"{output} is a directory")
     source = open_table(input_path)
-    scorer = (
-        model
-        if isinstance(model, CreditScorer)
-        else CreditScorer.from_pretrained(model, allow_pickle=allow_pickle)
-    )
+    scorer = as_scorer(model, allow_pickle)
     scorer.device = state.device if state.num_processes > 1 else scorer.device
     scorer.model.to(scorer.device)
     if batch_size:

@@ -117,18 +117,24 @@ def rechunk(batches: Iterable[pa.RecordBatch], chunk_rows: int) -> Iterator[list
         yield pa.Table.from_batches(pending).to_pylist()
 
 
-def open_table(path: str | Path) -> Source:
-    """Check the file and read only its column names (and row count, for Parquet)."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"input file not found: {path}")
+def check_file(path: Path, role: str) -> str:
+    """The reader for `path` ("csv", "parquet" or "json"), after the checks every input gets."""
     if path.is_dir():
-        raise DataError(f"{path} is a directory; give a CSV, Parquet or JSON Lines file")
+        raise DataError(f"{role} path {path} is a directory; give a CSV, Parquet or JSON Lines file")
+    if not path.exists():
+        raise DataError(f"{role} file not found: {path}")
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
         raise DataError(f"{path.name}: unsupported file type '{path.suffix}'; use .csv, .parquet or .jsonl")
     if path.stat().st_size == 0:
         raise DataError(f"{path.name} is empty")
+    return kind
+
+
+def open_table(path: str | Path) -> Source:
+    """Check the file and read only its column names (and row count, for Parquet)."""
+    path = Path(path)
+    kind = check_file(path, "input")
     if kind == "parquet":
         import pyarrow.parquet as pq
 
