@@ -67,7 +67,7 @@ def test_model_from_two_processes_reloads(dist_run: tuple[Path, str]) -> None:
 
 
 def test_distributed_scoring_writes_every_row_once(dist_run: tuple[Path, str], tmp_path: Path) -> None:
-    from credtune.scoring import score_file
+    from credtune.runs.batch import score_file
 
     out, _ = dist_run
     two = tmp_path / "two.parquet"

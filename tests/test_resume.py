@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from test_bad_inputs import ForkedCli, run_cli_forked
 
-from credtune.training import last_complete_checkpoint, save_model
+from credtune.files import replace_folder
+from credtune.scoring import CreditScorer
+from credtune.training import last_complete_checkpoint
 
 MAX_STEPS = 12
 
@@ -124,13 +126,13 @@ def test_model_folder_is_written_whole_or_not_at_all(tiny_model: Path, tmp_path:
     target = tmp_path / "run" / "model"
     target.parent.mkdir()
     with pytest.raises(OSError, match="disk full"):
-        save_model(model, tokenizer, spec, target, {}, None)
+        replace_folder(target, CreditScorer(model, tokenizer, spec).save_pretrained)
     assert not target.exists()
     assert list(target.parent.iterdir()) == []
 
     target.mkdir()
     (target / "config.json").write_text("{}")
     with pytest.raises(OSError, match="disk full"):
-        save_model(model, tokenizer, spec, target, {}, None)
+        replace_folder(target, CreditScorer(model, tokenizer, spec).save_pretrained)
     assert [p.name for p in target.parent.iterdir()] == ["model"]
     assert (target / "config.json").read_text() == "{}"

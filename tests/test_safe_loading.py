@@ -160,6 +160,12 @@ def spec_dict(**changes) -> dict:
             "format_version None is not supported",
         ),
         (spec_dict(loader="pickle", hook="os.system"), "unknown keys ['hook', 'loader']"),
+        (
+            spec_dict(credtune_version="9.0.0", hybrid_v9={"stack": []}),
+            "written by credtune 9.0.0 and this is credtune",
+        ),
+        (spec_dict(threshold=1.5), "threshold must be a probability in [0, 1], got 1.5"),
+        (spec_dict(threshold="0.3"), "threshold must be a probability in [0, 1], got '0.3'"),
         ({k: v for k, v in spec_dict().items() if k != "serializer"}, "missing keys ['serializer']"),
         (
             spec_dict(calibration={"method": "pickle"}),
@@ -184,6 +190,9 @@ def spec_dict(**changes) -> dict:
         "future-format-version",
         "no-format-version",
         "unknown-keys",
+        "newer-writer-with-unknown-keys",
+        "threshold-above-one",
+        "threshold-not-a-number",
         "missing-serializer",
         "unknown-calibration-method",
         "negative-temperature",

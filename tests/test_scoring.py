@@ -15,7 +15,8 @@ from conftest import GERMAN
 from credtune.cli import main
 from credtune.contract import load_spec
 from credtune.errors import CredtuneError, DataError, ModelError
-from credtune.scoring import CreditScorer, score_file
+from credtune.runs.batch import score_file
+from credtune.scoring import CreditScorer
 
 NOTE = "notes"
 
@@ -303,3 +304,44 @@ def test_no_threshold_means_no_decision_column(scorer: CreditScorer, small_csv: 
     assert list(pd.read_csv(result.output).columns) == ["row", "pd", "points"]
     with pytest.raises(ModelError, match="threshold"):
         bare.decide(pd.read_csv(small_csv).head(2))
+
+
+def test_save_pretrained_round_trip(scorer: CreditScorer, german: pd.DataFrame, tmp_path: Path):
+    """One object saves what it loaded: weights, tokenizer, credtune.json and the card."""
+    scorer.save_pretrained(tmp_path / "copy")
+    names = {p.name for p in (tmp_path / "copy").iterdir()}
+    assert {"config.json", "model.safetensors", "credtune.json", "README.md"} <= names
+    assert not any(n.endswith((".bin", ".pkl", ".pt")) for n in names)
+    again = CreditScorer.from_pretrained(tmp_path / "copy")
+    np.testing.assert_allclose(again.predict_proba(german), scorer.predict_proba(german), atol=1e-7)
+    assert "ROC AUC" in (tmp_path / "copy" / "README.md").read_text()  # the training card came along
+
+
+def test_push_to_hub_uploads_the_saved_folder(scorer: CreditScorer, monkeypatch: pytest.MonkeyPatch):
+    """`push_to_hub` (from huggingface_hub.ModelHubMixin) saves into a temporary folder and uploads it."""
+    import huggingface_hub.hub_mixin as mixin
+
+    calls: dict[str, object] = {}
+
+    class RecordingApi:
+        def __init__(self, token=None):
+            calls["token"] = token
+
+        def create_repo(self, repo_id, private=None, exist_ok=False):
+            calls["repo"] = (repo_id, private, exist_ok)
+            return type("Url", (), {"repo_id": repo_id})()
+
+        def upload_folder(self, *, repo_id, folder_path, **kwargs):
+            calls["files"] = sorted(p.name for p in Path(folder_path).iterdir())
+            return "https://hub.example/commit/1"
+
+    monkeypatch.setattr(mixin, "HfApi", RecordingApi)
+    assert scorer.push_to_hub("someone/german-credit", private=True) == "https://hub.example/commit/1"
+    assert calls["repo"] == ("someone/german-credit", True, True)
+    assert {"credtune.json", "model.safetensors", "config.json", "README.md"} <= set(calls["files"])
+
+
+def test_credtune_json_records_the_writing_version(model_dir: Path):
+    import credtune
+
+    assert json.loads((model_dir / "credtune.json").read_text())["credtune_version"] == credtune.__version__

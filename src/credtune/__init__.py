@@ -19,10 +19,11 @@ _API = {
     "cross_validate": "credtune.api",
     "evaluate_model": "credtune.api",
     "CreditScorer": "credtune.scoring",
-    "score_file": "credtune.scoring",
+    "score_file": "credtune.runs.batch",
+    "explain_file": "credtune.runs.batch",
     "explain_frame": "credtune.explain",
     "global_importance": "credtune.explain",
-    "push": "credtune.export",
+    "push": "credtune.hub",
     "Serializer": "credtune.serialize",
     "RecipeConfig": "credtune.config",
 }

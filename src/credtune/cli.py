@@ -49,7 +49,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 @command
 def cmd_score(args: argparse.Namespace) -> int:
-    from .scoring import score_file
+    from .runs.batch import score_file
 
     result = score_file(
         args.model,
@@ -74,7 +74,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 @command
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .explain import explain_file
+    from .runs.batch import explain_file
 
     output, rows, seconds = explain_file(
         args.model,
@@ -91,7 +91,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 @command
 def cmd_push(args: argparse.Namespace) -> int:
-    from .export import push
+    from .hub import push
 
     result = push(
         args.model_dir, args.repo_id, private=args.private, revision=args.revision, dry_run=args.dry_run
@@ -110,7 +110,6 @@ def cmd_push(args: argparse.Namespace) -> int:
 @command
 def cmd_cv(args: argparse.Namespace) -> int:
     from .api import cross_validate, load_recipe
-    from .cv import command_line
 
     recipe = load_recipe(args.recipe, args.overrides)
     result = cross_validate(
@@ -120,6 +119,13 @@ def cmd_cv(args: argparse.Namespace) -> int:
         print(cv_table(result.metrics))
         print(f"cv folder: {result.run_dir}")
     return 0
+
+
+def command_line() -> str:
+    """The exact command, for cv.json: rerunning it reproduces the folds."""
+    import shlex
+
+    return "credtune " + shlex.join(sys.argv[1:])
 
 
 def cv_table(metrics: dict) -> str:
@@ -235,7 +241,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cv", help="k-fold cross-validation: transformer and baselines on the same folds")
     recipe_args(p)
     p.add_argument("--folds", type=int, default=5, help="number of stratified folds (default 5)")
-    p.add_argument("--seeds", type=int, default=1, help="seeds to repeat with; PDs are averaged (default 1)")
+    p.add_argument(
+        "--repeats",
+        "--seeds",
+        dest="seeds",
+        type=int,
+        default=1,
+        help="fold sets to repeat on, every model on the same folds; pooled AUC per repeat and the "
+        "fold-paired difference of the shipped model vs the best baseline (default 1)",
+    )
     p.add_argument("--output-dir", "-o", help="output folder (default: runs/<recipe name>-cv)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
 

@@ -72,6 +72,7 @@ class ModelConfig:
     gradient_checkpointing: bool = False
     quantization: str | None = None
     blend: str | None = None
+    hybrid: list[str] = field(default_factory=list)  # baselines stacked with the transformer (shipped)
 
 
 @dataclass
@@ -130,7 +131,7 @@ CHOICES = {
 }
 
 
-BASELINES = ("logistic", "lightgbm")
+BASELINES = ("logistic", "scorecard", "lightgbm", "catboost")
 
 
 class _Loader(yaml.SafeLoader):
@@ -339,6 +340,17 @@ def _check(recipe: RecipeConfig) -> None:
     for name in recipe.baselines:
         if name not in BASELINES:
             raise ConfigError(f"baselines: unknown baseline '{name}'{did_you_mean(name, BASELINES)}")
+    for name in recipe.model.hybrid:
+        if name not in BASELINES:
+            raise ConfigError(f"model.hybrid: unknown component '{name}'{did_you_mean(name, BASELINES)}")
+        if name not in recipe.baselines:
+            shown = ", ".join(recipe.baselines) or "[] (none)"
+            raise ConfigError(
+                f"model.hybrid: '{name}' is not among the baselines ({shown}); a hybrid component "
+                "also runs as a baseline, so that its own figures are reported beside the hybrid's"
+            )
+    if len(set(recipe.model.hybrid)) != len(recipe.model.hybrid):
+        raise ConfigError("model.hybrid: a component is listed twice")
 
 
 def resolve_data_path(recipe: RecipeConfig) -> Path:
@@ -348,4 +360,9 @@ def resolve_data_path(recipe: RecipeConfig) -> Path:
 
 
 def dump_recipe(recipe: RecipeConfig) -> str:
-    return yaml.safe_dump(recipe.to_dict(), sort_keys=False)
+    """The resolved recipe as YAML, its data path made absolute so the copy in a run folder
+    reloads from there (a relative path was relative to the original recipe's folder)."""
+    out = recipe.to_dict()
+    if recipe.data.path:
+        out["data"]["path"] = str(resolve_data_path(recipe).resolve())
+    return yaml.safe_dump(out, sort_keys=False)

@@ -19,6 +19,12 @@ FILENAME = "credtune.json"
 FORMAT_VERSION = 1
 
 
+def _credtune_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
 @dataclass
 class ModelSpec:
     schema: dict[str, Any]
@@ -28,9 +34,12 @@ class ModelSpec:
     calibration: dict[str, Any] = field(default_factory=lambda: {"method": "none"})
     points: dict[str, float] = field(default_factory=lambda: {"base": 600.0, "odds": 50.0, "pdo": 20.0})
     threshold: float | None = None
+    costs: dict[str, float] | None = None  # the recipe's decision costs, for `evaluate`'s expected cost
     blend: dict[str, Any] | None = None
+    hybrid: dict[str, Any] | None = None  # components in hybrid/ and the stacking weights (credtune.hybrid)
     training: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    credtune_version: str = field(default_factory=_credtune_version)  # which credtune wrote the file
 
     @property
     def label_names(self) -> list[str]:
@@ -75,7 +84,13 @@ def spec_from_dict(raw: Any, where: str = FILENAME) -> ModelSpec:
     known = set(ModelSpec.__dataclass_fields__)
     unknown = set(raw) - known
     if unknown:
-        raise ModelError(f"{where}: unknown keys {sorted(unknown)}")
+        # Refused, not ignored (peft ignores unknown config keys): every key of this file changes how
+        # an applicant is scored, so skipping one written by a newer credtune would give wrong PDs.
+        writer = raw.get("credtune_version", "an unknown version")
+        raise ModelError(
+            f"{where}: unknown keys {sorted(unknown)}; the file was written by credtune {writer} "
+            f"and this is credtune {_credtune_version()}: upgrade credtune to score with it"
+        )
     missing = {"schema", "serializer", "max_length", "base_model"} - set(raw)
     if missing:
         raise ModelError(f"{where}: missing keys {sorted(missing)}")
@@ -96,4 +111,12 @@ def spec_from_dict(raw: Any, where: str = FILENAME) -> ModelSpec:
         validate_calibrator(raw.get("calibration", {"method": "none"}))
     except ValueError as exc:
         raise ModelError(f"{where}: invalid calibration ({exc})") from None
-    return ModelSpec(**raw)
+    from .hybrid import check_entry
+
+    check_entry(raw.get("hybrid"), where)
+    threshold = raw.get("threshold")
+    if threshold is not None and (
+        isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1
+    ):
+        raise ModelError(f"{where}: threshold must be a probability in [0, 1], got {threshold!r}")
+    return ModelSpec(**{"credtune_version": "unrecorded", **raw})

@@ -1,13 +1,11 @@
-"""Reading borrower tables, assigning column roles, building the schema, splitting.
+"""Labelled tables: target values to labels, column roles, the schema, and the splits.
 
-Tables are read through `datasets` (Arrow, memory-mapped, cached), so a large Parquet file is
-never loaded whole into pandas. The schema built here is the `schema` section of credtune.json.
+Files are read by `files.read_table`; the schema built here is the `schema` section of
+credtune.json, and the serializer it configures is the one scoring rebuilds from that file.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import logging
 import math
 from dataclasses import dataclass
@@ -21,105 +19,12 @@ import pyarrow.compute as pc
 
 from .config import DataConfig, RecipeConfig, SerializeConfig, resolve_data_path
 from .errors import DataError, did_you_mean
+from .files import read_table
 from .serialize import FieldSpec, Serializer
-from .streaming import check_file
 
 log = logging.getLogger(__name__)
 LABEL = "labels"
 MIN_DISTINCT_FOR_BANDS = 10
-
-datasets.disable_progress_bars()
-
-
-def read_table(path: str | Path) -> datasets.Dataset:
-    """Read CSV/TSV, Parquet or JSON Lines into an Arrow-backed Dataset, with readable errors."""
-    path = Path(path)
-    builder = check_file(path, "data")
-    kwargs: dict[str, Any] = {}
-    if builder == "csv":
-        header = _check_csv_header(path)
-        _warn_not_utf8(path)
-        kwargs = {"encoding_errors": "replace", "sep": "\t" if path.suffix.lower() == ".tsv" else ","}
-    try:
-        table = datasets.load_dataset(builder, data_files=str(path.resolve()), split="train", **kwargs)
-    except Exception as exc:  # datasets wraps parser errors in several layers
-        cause = exc.__cause__ or exc
-        if builder != "csv" or not isinstance(cause, pa.ArrowInvalid):
-            raise DataError(
-                f"cannot read {path.name}: {type(cause).__name__}: {str(cause).splitlines()[0]}"
-            ) from None
-        table = _read_csv_typed_whole(path, header, kwargs)
-    if len(table) == 0:
-        raise DataError(f"{path.name} has a header but no rows")
-    return table
-
-
-def _warn_not_utf8(path: Path) -> None:
-    """Undecodable bytes are replaced rather than refused (one stray byte should not stop a run);
-    say so, with the offset of the first one."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                log.warning(
-                    "%s is not valid UTF-8 (first bad byte at offset %d); bad bytes were replaced by U+FFFD",
-                    path.name,
-                    max(offset + exc.start, 0),
-                )
-                return
-            offset += len(chunk)
-
-
-def _check_csv_header(path: Path) -> list[str]:
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:  # -sig: drop a BOM
-        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-        header = next(csv.reader(handle, delimiter=delimiter), [])
-        first_row = next(
-            (row for row in csv.reader(handle, delimiter=delimiter) if any(c.strip() for c in row)), None
-        )
-    if not header:
-        raise DataError(f"{path.name} has no header line")
-    if first_row is None:
-        raise DataError(f"{path.name} has a header but no rows")
-    seen = set()
-    for name in header:
-        if name in seen:
-            raise DataError(f"{path.name}: column '{name}' appears twice in the header")
-        seen.add(name)
-    return header
-
-
-def _read_csv_typed_whole(path: Path, header: list[str], kwargs: dict[str, Any]) -> datasets.Dataset:
-    """pandas infers a CSV's column types one 10,000-row chunk at a time, so a number column with
-    a stray word (or an empty column with text) further down cannot be read. Read every column as
-    text, then give each column a number type only if all of its values are numbers."""
-    try:
-        text = datasets.Features({name: datasets.Value("string") for name in header})
-        raw = datasets.load_dataset(
-            "csv", data_files=str(path.resolve()), split="train", features=text, **kwargs
-        )
-    except Exception as exc:
-        cause = exc.__cause__ or exc
-        raise DataError(
-            f"cannot read {path.name}: {type(cause).__name__}: {str(cause).splitlines()[0]}"
-        ) from None
-    columns = {}
-    for name in raw.column_names:
-        column = raw.data.column(name)
-        for arrow_type in (pa.int64(), pa.float64()):
-            try:
-                column = pc.cast(column, arrow_type)
-                break
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                continue
-        columns[name] = column
-    log.warning(
-        "%s: column types change after the first rows; types were inferred from the whole file", path.name
-    )
-    return datasets.Dataset(datasets.table.InMemoryTable(pa.table(columns)))
 
 
 @dataclass
@@ -172,12 +77,12 @@ def load_labelled(cfg: DataConfig, path: Path, seed: int = 0) -> datasets.Datase
 def add_labels(table: datasets.Dataset, cfg: DataConfig) -> datasets.Dataset:
     """Map target values to 1 (positive = default) and 0; drop rows whose target is empty."""
     target = table.data.column(cfg.target)
-    values = [_key(v) for v in target.to_pylist()]
+    values = [label_key(v) for v in target.to_pylist()]
     missing = sum(v is None for v in values)
     if missing:
         log.warning("dropped %d row(s) with an empty target '%s'", missing, cfg.target)
     present = sorted({v for v in values if v is not None})
-    positive = _key(cfg.positive)
+    positive = label_key(cfg.positive)
     if positive is None:
         raise DataError(
             f"data.positive is not set: which value of '{cfg.target}' means default? seen: {present[:10]}"
@@ -188,7 +93,7 @@ def add_labels(table: datasets.Dataset, cfg: DataConfig) -> datasets.Dataset:
         )
     negatives = [v for v in present if v != positive]
     if cfg.negative is not None:
-        negative = _key(cfg.negative)
+        negative = label_key(cfg.negative)
         other = [v for v in negatives if v != negative]
         if other:
             raise DataError(
@@ -211,7 +116,8 @@ def add_labels(table: datasets.Dataset, cfg: DataConfig) -> datasets.Dataset:
     return table
 
 
-def _key(value: Any) -> str | None:
+def label_key(value: Any) -> str | None:
+    """A target value as the text it is compared by: 1.0 and '1' and 1 are one class; blanks are None."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, float) and value.is_integer():
@@ -253,7 +159,7 @@ def build_schema(
         )
     return {
         "target": cfg.target,
-        "positive": _key(cfg.positive),
+        "positive": label_key(cfg.positive),
         "label_names": label_values,
         "id": cfg.id,
         "columns": columns,
@@ -328,9 +234,11 @@ def _bands(column: pa.ChunkedArray) -> list[float] | None:
 
 
 def _label_names(table: datasets.Dataset, cfg: DataConfig) -> list[str]:
-    positive = _key(cfg.positive)
-    seen = {_key(v) for v in table.unique(cfg.target)} - {None, positive}
-    negative = _key(cfg.negative) if cfg.negative is not None else (sorted(seen)[0] if seen else "negative")
+    positive = label_key(cfg.positive)
+    seen = {label_key(v) for v in table.unique(cfg.target)} - {None, positive}
+    negative = (
+        label_key(cfg.negative) if cfg.negative is not None else (sorted(seen)[0] if seen else "negative")
+    )
     return [str(negative), str(positive)]
 
 

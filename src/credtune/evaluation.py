@@ -1,12 +1,16 @@
-"""Everything a model-risk reviewer asks of a trained model, computed from its predictions.
+"""Every check a model-risk reviewer asks for, computed from predictions: one path for all runs.
 
-Input: the logit margins of each split. Output: calibrated PDs, credit metrics before and
-after calibration, the decision threshold (chosen on validation, reported on test), score and
-field stability, fairness per protected column, and the baselines on the very same split.
+`assess` turns labels and the PDs of each model into the metrics block that train, cv and
+evaluate all write (per-model credit metrics, the headline of the shipped model, calibration
+before/after, deciles, the decision at a threshold with the recipe's costs, fairness per
+protected column), so the three cannot drift apart. `evaluate_run` is the training run's use of
+it: calibrate on the validation split, fit the baselines on the training split, report on test.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +31,9 @@ from .metrics import (
     psi_reading,
 )
 
+log = logging.getLogger(__name__)
 HEADLINE = ("auc", "pr_auc", "ks", "gini", "brier", "log_loss", "ece", "n", "positive_rate")
+CALIBRATION_KEYS = ("brier", "ece", "log_loss")
 
 
 @dataclass
@@ -36,119 +42,160 @@ class Evaluation:
     calibrator: dict[str, Any]
     blend: dict[str, Any] | None = None
     arrays: dict[str, Any] = field(default_factory=dict)
+    hybrid: Any = None  # credtune.hybrid.Hybrid when the recipe ships one
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
 
-def frame(prep: Any, split: str) -> pd.DataFrame:
-    return prep.split(split).to_pandas()
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def pick(d: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: d.get(k) for k in keys}
+
+
+def assess(
+    y: np.ndarray,
+    pds: Mapping[str, np.ndarray],
+    *,
+    main: str = "transformer",
+    raw: np.ndarray | None = None,
+    calibrated: str | None = None,
+    calibration: str | None = None,
+    threshold: float | None = None,
+    rule: str | None = None,
+    costs: tuple[float, float] = (5.0, 1.0),
+    groups: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The metrics block of a run, from labels `y` and the PD of every model on the same rows.
+
+    `main` is the model the headline, deciles, decision and fairness describe; `raw` the PDs
+    of `calibrated` (default `main`) before calibration; `threshold` the stored or chosen cut (approve when PD < threshold),
+    costed with `costs` = (bad approved, good rejected); `groups` the protected columns."""
+    per_model = {name: credit_metrics(y, p) for name, p in pds.items()}
+    p = np.asarray(pds[main], dtype=float)
+    out: dict[str, Any] = {**pick(per_model[main], HEADLINE), "models": per_model}
+    out["not_computable"] = [k for k, v in per_model[main].items() if v is None]
+    if raw is not None:
+        out["calibration"] = {
+            "method": calibration,
+            "model": calibrated or main,
+            "before": pick(credit_metrics(y, raw), CALIBRATION_KEYS),
+            "after": pick(per_model[calibrated or main], CALIBRATION_KEYS),
+        }
+    out["deciles"] = decile_table(y, p)
+    if threshold is not None:
+        out["decision"] = {**decision_summary(y, p, threshold, *costs), "rule": rule}
+    out["fairness"] = [
+        fairness_table(column, y, p, threshold if threshold is not None else 0.5, name)
+        for name, column in (groups or {}).items()
+    ]
+    return out
+
+
+def protected_groups(frame: pd.DataFrame, columns: list[str], source: str = "the data") -> dict[str, Any]:
+    """The protected columns present in `frame`; the absent ones are named once and skipped."""
+    for column in columns:
+        if column not in frame.columns:
+            log.warning("protected column '%s' is not in %s; fairness for it skipped", column, source)
+    return {c: frame[c] for c in columns if c in frame.columns}
+
+
+def stability(reference: pd.DataFrame, current: pd.DataFrame, pd_ref, pd_cur, numeric, categorical) -> dict:
+    """Score PSI and per-field characteristic stability of `current` against `reference`."""
+    value = float(psi(pd_ref, pd_cur))
+    return {
+        "score_psi": value,
+        "reading": psi_reading(value),
+        "fields": characteristic_stability(reference, current, numeric, categorical),
+    }
 
 
 def evaluate_run(recipe: RecipeConfig, prep: Any, margins: dict[str, np.ndarray]) -> Evaluation:
-    """Calibrate on validation, then report every check on the held-out test split."""
-    frames = {name: frame(prep, name) for name in ("train", "valid", "test")}
+    """Calibrate on validation, fit the baselines on train (and stack the hybrid on validation),
+    then report every check on test for the shipped model: the hybrid when the recipe asks for one."""
+    frames = {name: prep.split(name).to_pandas() for name in ("train", "valid", "test")}
     y = {name: df["labels"].to_numpy(dtype=int) for name, df in frames.items()}
     calibrator = fit_calibrator(recipe.calibration, margins["valid"], y["valid"])
     pds = {name: apply_calibrator(calibrator, m) for name, m in margins.items()}
     raw_test = sigmoid(margins["test"])
 
+    names = list(dict.fromkeys([*recipe.baselines, *recipe.model.hybrid]))
+    components = fit_components(names, frames["train"], y["train"], prep, recipe.seed) if names else {}
+    base = {split: {n: c.predict_proba(frames[split]) for n, c in components.items()} for split in frames}
     models: dict[str, np.ndarray] = {"transformer": pds["test"]}
-    valid_pds: dict[str, np.ndarray] = {"transformer": pds["valid"]}
-    if recipe.baselines:
-        from .baselines import run_baselines
-
-        base = run_baselines(
-            recipe.baselines,
-            frames["train"],
-            y["train"],
-            {"valid": frames["valid"], "test": frames["test"]},
-            prep.numeric,
-            prep.categorical,
-            seed=recipe.seed,
-        )
-        for name, preds in base.items():
-            models[name] = preds["test"]
-            valid_pds[name] = preds["valid"]
+    models.update({name: base["test"][name] for name in recipe.baselines})
     blend = None
-    if recipe.model.blend == "lightgbm" and "lightgbm" in valid_pds:
-        blend = fit_blend(valid_pds["transformer"], valid_pds["lightgbm"], y["valid"])
+    if recipe.model.blend == "lightgbm" and "lightgbm" in base["valid"]:
+        blend = fit_blend(pds["valid"], base["valid"]["lightgbm"], y["valid"])
         models["blend"] = apply_blend(blend, pds["test"], models["lightgbm"])
+    hybrid, shipped = None, pds
+    if recipe.model.hybrid:
+        hybrid, shipped = stack_hybrid(recipe, components, base, margins, y["valid"])
+        models["hybrid"] = shipped["test"]
+    main = "hybrid" if hybrid else "transformer"
 
-    metrics = summarize(y["test"], models, recipe)
-    metrics["calibration"] = {
-        "method": recipe.calibration,
-        "before": _pick(credit_metrics(y["test"], raw_test), ("brier", "ece", "log_loss")),
-        "after": _pick(metrics["models"]["transformer"], ("brier", "ece", "log_loss")),
-    }
-    metrics["stability"] = stability(frames["train"], frames["test"], pds["train"], pds["test"], prep)
-    choice = choose_threshold(
-        y["valid"],
-        pds["valid"],
-        recipe.decision.cost_bad_approved,
-        recipe.decision.cost_good_rejected,
-        recipe.decision.approval_rate,
+    d = recipe.decision
+    costs = (d.cost_bad_approved, d.cost_good_rejected)
+    choice = choose_threshold(y["valid"], shipped["valid"], *costs, d.approval_rate)
+    metrics = assess(
+        y["test"],
+        models,
+        main=main,
+        raw=raw_test,
+        calibrated="transformer",
+        calibration=recipe.calibration,
+        threshold=choice["threshold"],
+        rule=choice["rule"],
+        costs=costs,
+        groups=protected_groups(frames["test"], recipe.data.protected),
     )
-    metrics["decision"] = {
-        **decision_summary(y["test"], pds["test"], choice["threshold"]),
-        "rule": choice["rule"],
-    }
-    metrics["fairness"] = fairness(frames["test"], y["test"], pds["test"], choice["threshold"], recipe)
+    metrics["shipped"] = main
+    metrics["stability"] = stability(
+        frames["train"], frames["test"], shipped["train"], shipped["test"], prep.numeric, prep.categorical
+    )
     metrics["fields"] = prep.serializer.columns
-    arrays = {"y": y["test"], "pd": models, "pd_raw": raw_test, "pd_train": pds["train"]}
-    return Evaluation(metrics, calibrator, blend, arrays)
+    arrays = {"y": y["test"], "pd": models, "pd_raw": raw_test if main == "transformer" else None}
+    return Evaluation(metrics, calibrator, blend, {**arrays, "pd_train": shipped["train"]}, hybrid)
 
 
-def summarize(y: np.ndarray, models: dict[str, np.ndarray], recipe: RecipeConfig) -> dict[str, Any]:
-    per_model = {name: credit_metrics(y, p) for name, p in models.items()}
-    headline = _pick(per_model["transformer"], HEADLINE)
+def stack_hybrid(recipe: RecipeConfig, components: dict, base: dict, margins: dict, y_valid: np.ndarray):
+    """The hybrid fitted on the validation split, and its PDs per split (validation: cross-fitted)."""
+    from .hybrid import Hybrid, cross_fitted, fit_stacker
+
+    names = list(recipe.model.hybrid)
+    stacker = fit_stacker(margins["valid"], base["valid"], y_valid, names)
+    hybrid = Hybrid({name: components[name] for name in names}, stacker)
+    pds = {split: stacker.predict(margins[split], base[split]) for split in ("train", "test")}
+    pds["valid"] = cross_fitted(margins["valid"], base["valid"], y_valid, names, recipe.seed)
+    return hybrid, pds
+
+
+def fit_components(names: list[str], train: pd.DataFrame, y: np.ndarray, prep: Any, seed: int) -> dict:
+    """The named baselines fitted on the training rows with the transformer's own fields, notes too."""
+    from .baselines import default_threads, fit_component
+
+    text = [f.name for f in prep.serializer.fields if f.kind == "text"]
+    threads = default_threads(len(train))
     return {
-        **headline,
-        "models": per_model,
-        "deciles": decile_table(y, models["transformer"]),
+        name: fit_component(name, train, y, prep.numeric, prep.categorical, text, seed, threads)
+        for name in names
     }
-
-
-def stability(train: pd.DataFrame, test: pd.DataFrame, pd_train, pd_test, prep: Any) -> dict[str, Any]:
-    value = float(psi(pd_train, pd_test))
-    return {
-        "score_psi": value,
-        "reading": psi_reading(value),
-        "fields": characteristic_stability(train, test, prep.numeric, prep.categorical),
-    }
-
-
-def fairness(test: pd.DataFrame, y, p, threshold: float, recipe: RecipeConfig) -> list[dict[str, Any]]:
-    import logging
-
-    out = []
-    for column in recipe.data.protected:
-        if column not in test.columns:
-            logging.getLogger(__name__).warning("protected column '%s' is not in the data; skipped", column)
-            continue
-        out.append(fairness_table(test[column], y, p, threshold, column))
-    return out
 
 
 def fit_blend(p_text: np.ndarray, p_gbm: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """Logistic stacking of the two models' log-odds, fitted on the validation split only."""
     from sklearn.linear_model import LogisticRegression
 
-    features = np.column_stack([_logit(p_text), _logit(p_gbm)])
+    features = np.column_stack([logit(p_text), logit(p_gbm)])
     lr = LogisticRegression(C=1.0).fit(features, y)
     return {"with": "lightgbm", "coef": lr.coef_[0].tolist(), "intercept": float(lr.intercept_[0])}
 
 
 def apply_blend(blend: dict[str, Any], p_text: np.ndarray, p_gbm: np.ndarray) -> np.ndarray:
     a, b = blend["coef"]
-    return sigmoid(a * _logit(p_text) + b * _logit(p_gbm) + blend["intercept"])
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
-def _pick(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    return {k: d.get(k) for k in keys}
+    return sigmoid(a * logit(p_text) + b * logit(p_gbm) + blend["intercept"])

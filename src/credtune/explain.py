@@ -10,12 +10,7 @@ Occlusion measures the model, not causality: it says what the model reacted to.
 
 from __future__ import annotations
 
-import json
-import os
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,30 +31,32 @@ class Occlusion:
     values: list[list[str]]  # rendered value per applicant and field
 
 
-def occlude(scorer: Any, data: Any, chunk_size: int = 32) -> Occlusion:
-    """Run the occlusion variants of `data` through `scorer`'s model, `chunk_size` applicants at a time."""
+def occlude(scorer: Any, data: Any, chunk_size: int = 32, component: str | None = None) -> Occlusion:
+    """Run the occlusion variants of `data` through `scorer`'s model, `chunk_size` applicants at a
+    time. An occluded field is missing for every part of a hybrid: gone from the text, and a
+    missing value for the stacked baselines."""
     records = scorer.records(data)
     ser = scorer.serializer
     fields = ser.fields
     pds, changes, values = [], [], []
     for start in range(0, len(records), chunk_size):
-        texts, slots = [], []  # slot: (applicant in chunk, field index) for each occluded variant
+        variants, slots = [], []  # slot: (applicant in chunk, field index) for each occluded variant
         chunk = records[start : start + chunk_size]
         bases = []
         for a, record in enumerate(chunk):
             clean = scorer.clean(record)
             shown = [ser.format_value(f, clean[f.name]) for f in fields]
             values.append([_short(v) for v in shown])
-            bases.append(len(texts))
-            texts.append(scorer.render(clean))
+            bases.append(len(variants))
+            variants.append(clean)
             for j, (spec, value) in enumerate(zip(fields, shown)):
                 if value != ser.missing:
-                    texts.append(scorer.render({**clean, spec.name: None}))
+                    variants.append({**clean, spec.name: None})
                     slots.append((a, j))
-        pd_all = scorer.calibrate(scorer.margins_for_texts(texts))
+        pd_all = scorer.proba_for(variants, component)
         base_pd = pd_all[bases]
         change = np.zeros((len(chunk), len(fields)))
-        variant = np.setdiff1d(np.arange(len(texts)), bases)
+        variant = np.setdiff1d(np.arange(len(variants)), bases)
         for (a, j), pos in zip(slots, variant):
             change[a, j] = base_pd[a] - pd_all[pos]
         pds.append(base_pd)
@@ -151,69 +148,5 @@ def global_importance(scorer: Any, data: Any, chunk_size: int = 32) -> pd.DataFr
     return frame.sort_values("mean_abs_pd_change", ascending=False, ignore_index=True)
 
 
-def explain_file(
-    model: Any,
-    input_path: str | Path,
-    output_path: str | Path,
-    *,
-    k: int = 4,
-    overwrite: bool = False,
-    id_column: str | None = None,
-    chunk_rows: int = 1000,
-    progress: bool = True,
-    allow_pickle: bool = False,
-) -> tuple[Path, int, float]:
-    """Reason codes for every row of a file into CSV, Parquet or JSON Lines (with the structured
-    detail); returns (output, rows, seconds). Written to a temporary name, then renamed."""
-    from tqdm.auto import tqdm
-
-    from .scoring import as_scorer
-    from .streaming import decode_cell, open_table
-
-    output = Path(output_path)
-    suffix = output.suffix.lower()
-    if suffix not in (".csv", ".parquet", ".pq", ".jsonl"):
-        raise CredtuneError(f"output {output.name}: use a .csv, .parquet or .jsonl file name")
-    if output.exists() and not overwrite:
-        raise CredtuneError(f"{output} already exists; pass --overwrite to replace it")
-    source = open_table(input_path)
-    scorer = as_scorer(model, allow_pickle)
-    scorer.check_columns(source.columns)
-    id_name = id_column or (scorer.id_column if scorer.id_column in source.columns else None)
-    if id_name and id_name not in source.columns:
-        raise CredtuneError(f"--id-column '{id_name}' is not a column of {source.path.name}")
-    started, frames, offset = time.perf_counter(), [], 0
-    bar = tqdm(total=source.rows, unit="rows", desc="explaining", disable=not progress)
-    for rows in _chunks(source, scorer, id_name, chunk_rows):
-        ids = [decode_cell(r.get(id_name)) for r in rows] if id_name else range(offset, offset + len(rows))
-        frames.append(explain_frame(scorer, rows, k, id_values=ids, id_name=id_name or "row"))
-        offset += len(rows)
-        bar.update(len(rows))
-    bar.close()
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["row", "pd"])
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    if suffix == ".jsonl":
-        with tmp.open("w", encoding="utf-8") as handle:
-            for row in frame.to_dict("records"):
-                handle.write(json.dumps(row, default=_json_default, ensure_ascii=False) + "\n")
-    elif suffix == ".csv":
-        frame.drop(columns="reasons", errors="ignore").to_csv(tmp, index=False)
-    else:
-        frame.drop(columns="reasons", errors="ignore").to_parquet(tmp, index=False)
-    os.replace(tmp, output)
-    return output, offset, time.perf_counter() - started
-
-
-def _chunks(source: Any, scorer: Any, id_name: str | None, chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
-    columns = scorer.spec.required_columns + ([id_name] if id_name else [])
-    yield from source.chunks(columns, chunk_rows)
-
-
 def _short(value: str) -> str:
     return value if len(value) <= VALUE_CHARS else value[: VALUE_CHARS - 1].rstrip() + "…"
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")

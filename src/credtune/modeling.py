@@ -15,13 +15,7 @@ from .errors import ModelError
 log = logging.getLogger(__name__)
 
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
-DECODER_TYPES = {"llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3", "phi3", "gpt2", "smollm3"}
-DECODER_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-ENCODER_LORA_TARGETS = {
-    "bert": ["query", "key", "value", "dense"],
-    "roberta": ["query", "key", "value", "dense"],
-    "deberta-v2": ["query_proj", "key_proj", "value_proj", "dense"],
-}
+PICKLE_WEIGHTS = "pytorch_model*.bin"
 
 
 def resolve_model_name(name: str) -> str:
@@ -44,38 +38,62 @@ def base_model_id(name: str) -> str:
     return Path(name).name if Path(name).exists() else name
 
 
-def _check_source(name: str, allow_pickle: bool) -> None:
-    path = Path(name).expanduser()
-    looks_local = path.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1
-    if not looks_local:
-        return
+def looks_local(name: str) -> bool:
+    """A path rather than a Hub repo id ("org/name")."""
+    return Path(name).expanduser().exists() or name.startswith((".", "/", "~")) or name.count("/") > 1
+
+
+def check_model_folder(folder: str | Path, allow_pickle: bool, where: str = "") -> None:
+    """A Hugging Face model folder with weights that are safe to load: pickle weights
+    (`pytorch_model.bin`) can run code when loaded, so they are refused unless allowed.
+    One check for training (model.name) and scoring (CreditScorer.from_pretrained)."""
+    path = Path(folder).expanduser()
+    prefix = f"{where}: " if where else ""
     if not path.is_dir():
-        raise ModelError(f"model.name: no model folder at {name}")
+        raise ModelError(f"{prefix}no model folder at {folder}")
     if not (path / "config.json").is_file():
-        raise ModelError(f"model.name: {name} has no config.json; it is not a Hugging Face model folder")
-    has_safe = any(path.glob("*.safetensors"))
-    has_pickle = any(path.glob("pytorch_model*.bin"))
-    if not has_safe and has_pickle and not allow_pickle:
+        raise ModelError(f"{prefix}{folder} has no config.json; it is not a Hugging Face model folder")
+    if any(path.glob("*.safetensors")):
+        return
+    if not any(path.glob(PICKLE_WEIGHTS)):
+        raise ModelError(f"{prefix}{folder} has no model weights (model.safetensors)")
+    if not allow_pickle:
+        allow = "set model.allow_pickle=true" if where else "pass allow_pickle=True (--allow-pickle)"
         raise ModelError(
-            f"model.name: {name} holds only pickle weights (pytorch_model.bin), which can run code when "
-            "loaded; convert them to safetensors, or set model.allow_pickle=true if you trust the source"
+            f"{prefix}{folder} holds only pickle weights (pytorch_model.bin), which can run code when "
+            f"loaded; convert them to safetensors, or {allow} if you trust the source"
         )
 
 
-def load_tokenizer(cfg: ModelConfig) -> Any:
-    name = resolve_model_name(cfg.name)
-    _check_source(name, cfg.allow_pickle)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=cfg.trust_remote_code)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot load tokenizer for '{cfg.name}': {str(exc).splitlines()[0]}") from None
-    if tokenizer.pad_token is None:  # decoders: pad with EOS; the classifier reads the last real token
+def ensure_pad_token(tokenizer: Any) -> Any:
+    """Decoders ship without a pad token: pad with EOS (the classifier reads the last real token)."""
+    if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 
+def load_tokenizer(cfg: ModelConfig) -> Any:
+    name = resolve_model_name(cfg.name)
+    if looks_local(name):
+        check_model_folder(name, cfg.allow_pickle, "model.name")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=cfg.trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load tokenizer for '{cfg.name}': {str(exc).splitlines()[0]}") from None
+    return ensure_pad_token(tokenizer)
+
+
 def is_decoder(config: Any) -> bool:
-    return getattr(config, "model_type", "") in DECODER_TYPES or bool(getattr(config, "is_decoder", False))
+    """A causal LM read through its last token: an architecture transformers knows only as a
+    causal LM (Llama, Qwen, GPT-2, ...), not one with a masked-LM head too (BERT, RoBERTa)."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
+
+    kind = getattr(config, "model_type", "")
+    only_causal = kind in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and kind not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+    return only_causal or bool(getattr(config, "is_decoder", False))
 
 
 def load_model(
@@ -87,7 +105,8 @@ def load_model(
 ) -> PreTrainedModel:
     """A sequence classifier with a fresh 2-class head (seeded), optionally wrapped in LoRA."""
     name = resolve_model_name(cfg.name)
-    _check_source(name, cfg.allow_pickle)
+    if looks_local(name):
+        check_model_folder(name, cfg.allow_pickle, "model.name")
     kwargs: dict[str, Any] = {
         "num_labels": len(labels),
         "id2label": dict(enumerate(labels)),
@@ -134,12 +153,12 @@ def _four_bit() -> dict[str, Any]:
     return {"quantization_config": quant, "dtype": torch.bfloat16}
 
 
-def lora_targets(model: PreTrainedModel, lora: LoraConfig) -> list[str]:
-    if lora.target_modules:
-        return list(lora.target_modules)
-    if is_decoder(model.config):
-        return DECODER_LORA_TARGETS
-    return ENCODER_LORA_TARGETS.get(model.config.model_type, ["query", "value"])
+def lora_targets(lora: LoraConfig) -> list[str] | str:
+    """The recipe's modules, else peft's "all-linear": every linear layer but the classifier head
+    (BERT: query, key, value, dense; Llama-style decoders: q/k/v/o and the MLP projections).
+    peft's per-architecture table would adapt only query and value, which is not what the
+    shipped LoRA recipes were measured with."""
+    return list(lora.target_modules) if lora.target_modules else "all-linear"
 
 
 def add_lora(model: PreTrainedModel, lora: LoraConfig, quantized: bool = False) -> PreTrainedModel:
@@ -149,9 +168,9 @@ def add_lora(model: PreTrainedModel, lora: LoraConfig, quantized: bool = False) 
 
     if quantized:
         model = prepare_model_for_kbit_training(model)
-    targets = lora_targets(model, lora)
+    targets = lora_targets(lora)
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    absent = [t for t in targets if t not in present]
+    absent = [t for t in targets if t not in present] if isinstance(targets, list) else []
     if absent:
         raise ModelError(f"lora.target_modules: {absent} not found in {model.config.model_type} layers")
     config = PeftLoraConfig(

@@ -20,6 +20,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .metrics import both_classes, credit_metrics, ks_curve, roc_points
+
 MODEL_ORDER = ("transformer", "logistic", "lightgbm", "blend", "blend_stacked")
 COLORS = {
     "transformer": "#1f77b4",
@@ -145,10 +147,6 @@ def _figure(width: float = 6.4, height: float = 4.2) -> tuple[Figure, Any]:
     return fig, ax
 
 
-def _both_classes(y: Any) -> bool:
-    return y is not None and 0 < int(np.sum(y)) < len(y)
-
-
 # -- sections ------------------------------------------------------------------------------------
 def headline(rep: Report, metrics: dict[str, Any]) -> None:
     models = metrics.get("models") or {}
@@ -178,15 +176,13 @@ def headline(rep: Report, metrics: dict[str, Any]) -> None:
 
 
 def roc_section(rep: Report, y: Any, pds: dict[str, Any]) -> None:
-    from sklearn.metrics import roc_auc_score, roc_curve
-
     fig, ax = _figure(5.6, 5.0)
     for name in _models(pds):
-        fpr, tpr, _ = roc_curve(y, pds[name])
-        auc = roc_auc_score(y, pds[name])
+        roc = roc_points(y, pds[name])
+        auc = credit_metrics(y, pds[name])["auc"]
         ax.plot(
-            fpr,
-            tpr,
+            roc["fpr"],
+            roc["tpr"],
             color=COLORS.get(name),
             lw=2 if name == "transformer" else 1.3,
             label=f"{name} ({auc:.3f})",
@@ -201,18 +197,14 @@ def roc_section(rep: Report, y: Any, pds: dict[str, Any]) -> None:
 
 
 def ks_section(rep: Report, y: Any, p: Any) -> None:
-    y, p = np.asarray(y), np.asarray(p, dtype=float)
-    grid = np.sort(np.unique(p))
-    cum_bad = np.searchsorted(np.sort(p[y == 1]), grid, side="right") / max((y == 1).sum(), 1)
-    cum_good = np.searchsorted(np.sort(p[y == 0]), grid, side="right") / max((y == 0).sum(), 1)
-    i = int(np.argmax(np.abs(cum_good - cum_bad)))
+    ks = {key: np.asarray(values) for key, values in ks_curve(y, p).items()}
+    grid, cum_bad, cum_good = ks["threshold"], ks["cum_bad"], ks["cum_good"]
+    i = int(np.argmax(ks["gap"]))
     fig, ax = _figure()
     ax.plot(grid, cum_good, color="#2ca02c", label="goods")
     ax.plot(grid, cum_bad, color="#d62728", label="bads")
-    ax.vlines(
-        grid[i], cum_bad[i], cum_good[i], color="k", lw=2, label=f"KS = {abs(cum_good[i] - cum_bad[i]):.3f}"
-    )
-    ax.set(xlabel="PD", ylabel="cumulative share with PD ≤ x", title="KS: cumulative distributions by class")
+    ax.vlines(grid[i], cum_good[i], cum_bad[i], color="k", lw=2, label=f"KS = {ks['gap'][i]:.3f}")
+    ax.set(xlabel="PD", ylabel="cumulative share with PD ≥ x", title="KS: cumulative distributions by class")
     ax.legend(loc="lower right")
     rep.heading("KS curve")
     rep.figure(fig, "ks", "cumulative PD distribution of goods and bads with the KS gap marked")
@@ -364,7 +356,7 @@ def build(metrics: dict[str, Any], arrays: dict[str, Any] | None, title: str) ->
     headline(rep, metrics)
     if metrics.get("per_fold"):
         cv_section(rep, metrics)
-    curves = _both_classes(y) and main is not None
+    curves = both_classes(y) and main is not None
     if curves:
         roc_section(rep, y, pds)
         ks_section(rep, y, main)

@@ -1,45 +1,55 @@
-"""Scoring: `CreditScorer` for data in memory, `score_file` for files of any size.
+"""`CreditScorer`: a trained credtune model in memory, loaded, saved and pushed as one object.
 
 Text is rebuilt only from `credtune.json` (the same serializer as in training), so a model
-pulled from the Hub scores exactly as it did on the training machine. `score_file` streams its
-input in fixed-size chunks, writes each chunk as a part file into a hidden folder beside the
-output and assembles the output only at the end: a crash never leaves a file that looks complete,
-`resume=True` skips the parts already written, and under `accelerate launch`/`torchrun` each
-rank scores every world-th chunk.
+pulled from the Hub scores exactly as it did on the training machine. Like setfit's model, the
+scorer is a `huggingface_hub.ModelHubMixin`: `from_pretrained`, `save_pretrained` and
+`push_to_hub` move the whole folder (weights, tokenizer, credtune.json, card). Files of any size
+are scored by `runs.batch.score_file`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from huggingface_hub import ModelHubMixin
 
 from .contract import FILENAME, ModelSpec, load_spec
-from .errors import CredtuneError, DataError, ModelError
-from .streaming import assemble_parts, decode_cell, open_table, prepare_parts, write_part
+from .errors import DataError, ModelError
 
 log = logging.getLogger(__name__)
 INT_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 FLOAT_TYPES = ("float", "double", "halffloat", "float16", "float32", "float64")
 
 
-class CreditScorer:
+class CreditScorer(
+    ModelHubMixin,
+    library_name="transformers",
+    tags=["credtune", "credit-risk", "tabular-to-text", "probability-of-default"],
+):
     """A trained credtune model: calibrated PD, scorecard points, decisions and reason codes."""
 
-    def __init__(self, model: Any, tokenizer: Any, spec: ModelSpec, device: Any = None, batch_size: int = 64):
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        spec: ModelSpec,
+        device: Any = None,
+        batch_size: int = 64,
+        card: Any = None,
+        hybrid: Any = None,
+    ):
         import torch
 
-        self.model, self.tokenizer, self.spec = model, tokenizer, spec
+        self.model, self.tokenizer, self.spec, self.card = model, tokenizer, spec, card
+        self.hybrid = hybrid  # credtune.hybrid.Hybrid: the transformer stacked with baselines
+        self.shipped = "hybrid" if hybrid is not None else "transformer"
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device).eval()
         self.batch_size = batch_size
@@ -55,20 +65,40 @@ class CreditScorer:
     @classmethod
     def from_pretrained(
         cls,
-        path_or_repo_id: str | Path,
+        pretrained_model_name_or_path: str | Path,
         *,
         allow_pickle: bool = False,
         trust_remote_code: bool = False,
         device: Any = None,
         batch_size: int = 64,
+        **hub_kwargs: Any,
     ) -> CreditScorer:
         """Load a model folder (or Hub repo id) written by `credtune train`; refuses pickle weights
         unless `allow_pickle`, since unpickling a downloaded file can run code."""
+        folder = resolve_model_folder(pretrained_model_name_or_path, allow_pickle)
+        options = {"allow_pickle": allow_pickle, "trust_remote_code": trust_remote_code}
+        return super().from_pretrained(folder, device=device, batch_size=batch_size, **options, **hub_kwargs)
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        allow_pickle: bool = False,
+        trust_remote_code: bool = False,
+        device: Any = None,
+        batch_size: int = 64,
+        **_: Any,
+    ) -> CreditScorer:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        folder = resolve_model_folder(path_or_repo_id, allow_pickle)
+        from .hub import load_card
+        from .hybrid import load_hybrid
+        from .modeling import check_model_folder, ensure_pad_token
+
+        folder = Path(model_id)
         spec = load_spec(folder)
-        check_weights(folder, allow_pickle)
+        check_model_folder(folder, allow_pickle)
         try:
             tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
             model = AutoModelForSequenceClassification.from_pretrained(
@@ -80,9 +110,24 @@ class CreditScorer:
             raise ModelError(
                 f"{folder}: expected a 2-class classifier, found {model.config.num_labels} labels"
             )
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        return cls(model, tokenizer, spec, device=device, batch_size=batch_size)
+        card = load_card(folder) if (folder / "README.md").is_file() else None
+        hybrid = load_hybrid(folder, spec.hybrid) if spec.hybrid else None
+        tokenizer = ensure_pad_token(tokenizer)
+        return cls(model, tokenizer, spec, device=device, batch_size=batch_size, card=card, hybrid=hybrid)
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """Weights (safetensors), tokenizer, credtune.json and the model card: a folder that
+        `from_pretrained` here and plain `AutoModelForSequenceClassification` both load."""
+        from .hub import model_card
+        from .modeling import merged
+
+        merged(self.model).save_pretrained(save_directory, safe_serialization=True)
+        self.tokenizer.save_pretrained(save_directory)
+        if self.hybrid is not None:  # component files first: credtune.json records their hashes
+            fitted_on = ((self.spec.hybrid or {}).get("stacker") or {}).get("fitted_on", "validation split")
+            self.spec.hybrid = self.hybrid.save(Path(save_directory), fitted_on)
+        self.spec.save(save_directory)
+        (self.card or model_card(self.spec, {})).save(Path(save_directory) / "README.md")
 
     # -- input -------------------------------------------------------------------------------
     def records(self, data: Any) -> list[Mapping[str, Any]]:
@@ -216,11 +261,39 @@ class CreditScorer:
         )
 
     def predict_margin(self, data: Any) -> np.ndarray:
+        """The transformer's logit margin per applicant (before calibration and stacking)."""
         return self.margins_for_texts(self.texts(self.records(data)))
 
-    def predict_proba(self, data: Any) -> np.ndarray:
-        """Calibrated probability of default, one per applicant."""
-        return self.calibrate(self.predict_margin(data))
+    def predict_proba(self, data: Any, component: str | None = None) -> np.ndarray:
+        """Calibrated probability of default, one per applicant, from the shipped model (the
+        hybrid when the folder holds one); `component="transformer"` (or a hybrid component's
+        name) asks one part alone."""
+        return self.proba_for([self.clean(r) for r in self.records(data)], component)
+
+    @property
+    def components(self) -> list[str]:
+        """What `component=` accepts: the shipped model first."""
+        parts = ["hybrid", "transformer", *self.hybrid.components] if self.hybrid else ["transformer"]
+        return parts
+
+    def frame(self, data: Any) -> pd.DataFrame:
+        """The serialized fields of `data`, cleaned as for the text: what stacked baselines read."""
+        cleans = [self.clean(r) for r in self.records(data)]
+        return pd.DataFrame(cleans, columns=[f for f, _, _ in self._fields])
+
+    def proba_for(self, cleans: list[dict[str, Any]], component: str | None = None) -> np.ndarray:
+        """PDs for records already cleaned by `clean` (the occlusion variants of `explain` too):
+        the text goes to the transformer, the same values as a frame to the stacked baselines."""
+        name = component or self.shipped
+        if name not in self.components:
+            raise ModelError(
+                f"component '{name}' is not in this model; choose from {', '.join(self.components)}"
+            )
+        frame = pd.DataFrame(list(cleans), columns=[f for f, _, _ in self._fields])
+        if self.hybrid is not None and name in self.hybrid.components:
+            return self.hybrid.components[name].predict_proba(frame)
+        margin = self.margins_for_texts([self.render(c) for c in cleans])
+        return self.calibrate(margin) if name == "transformer" else self.hybrid.predict(margin, frame)
 
     def points_for(self, pd_: np.ndarray) -> np.ndarray:
         from .metrics import pd_to_points
@@ -228,9 +301,9 @@ class CreditScorer:
         p = self.spec.points
         return np.asarray(pd_to_points(pd_, p["base"], p["odds"], p["pdo"]), dtype=float)
 
-    def score(self, data: Any) -> np.ndarray:
+    def score(self, data: Any, component: str | None = None) -> np.ndarray:
         """Scorecard points (higher = safer), scaled as recorded in credtune.json."""
-        return self.points_for(self.predict_proba(data))
+        return self.points_for(self.predict_proba(data, component))
 
     def decisions_for(self, pd_: np.ndarray) -> np.ndarray:
         if self.spec.threshold is None:
@@ -283,24 +356,6 @@ def resolve_model_folder(path_or_repo_id: str | Path, allow_pickle: bool = False
         ) from None
 
 
-def check_weights(folder: Path, allow_pickle: bool) -> None:
-    if not (folder / "config.json").is_file():
-        raise ModelError(f"{folder} has no config.json; it is not a Hugging Face model folder")
-    if any(folder.glob("*.safetensors")):
-        return
-    if any(folder.glob("pytorch_model*.bin")):
-        if not allow_pickle:
-            raise ModelError(
-                f"{folder} holds only pickle weights (pytorch_model.bin), which can run code when loaded; "
-                "convert them to safetensors or pass allow_pickle=True (--allow-pickle) if you trust the source"
-            )
-        return
-    raise ModelError(f"{folder} has no model weights (model.safetensors)")
-
-
-# -- files -------------------------------------------------------------------------------------
-
-
 def as_scorer(model: CreditScorer | str | Path, allow_pickle: bool = False) -> CreditScorer:
     """A loaded scorer as is, or one loaded from a model folder / Hub repo id."""
     return (
@@ -308,112 +363,3 @@ def as_scorer(model: CreditScorer | str | Path, allow_pickle: bool = False) -> C
         if isinstance(model, CreditScorer)
         else CreditScorer.from_pretrained(model, allow_pickle=allow_pickle)
     )
-
-
-@dataclass
-class ScoreResult:
-    output: Path
-    rows: int  # rows in the output
-    scored: int  # rows this process scored in this run (fewer after --resume or with several ranks)
-    seconds: float
-    main: bool = True  # False on the other ranks under torchrun/accelerate launch
-
-    @property
-    def rows_per_second(self) -> float:
-        return self.scored / self.seconds if self.seconds else float("inf")
-
-
-def score_file(
-    model: CreditScorer | str | Path,
-    input_path: str | Path,
-    output_path: str | Path,
-    *,
-    batch_size: int | None = None,
-    chunk_rows: int = 10_000,
-    resume: bool = False,
-    overwrite: bool = False,
-    id_column: str | None = None,
-    progress: bool = True,
-    allow_pickle: bool = False,
-) -> ScoreResult:
-    """Score a CSV/Parquet/JSONL file into Parquet or CSV (by suffix) with columns
-    id (or `row`), pd, points, decision; never holds more than one chunk in memory."""
-    import torch
-    from accelerate import PartialState
-    from tqdm.auto import tqdm
-
-    # cpu=True where there is no GPU, or torchrun's CPU ranks each think they are alone
-    state = PartialState(cpu=not torch.cuda.is_available())
-    output = Path(output_path)
-    if output.suffix.lower() not in (".parquet", ".pq", ".csv"):
-        raise CredtuneError(f"output {output.name}: use a .parquet or .csv file name")
-    if output.exists() and not overwrite:
-        raise CredtuneError(f"{output} already exists; pass --overwrite to replace it")
-    if output.is_dir():
-        raise CredtuneError(f"{output} is a directory")
-    source = open_table(input_path)
-    scorer = as_scorer(model, allow_pickle)
-    scorer.device = state.device if state.num_processes > 1 else scorer.device
-    scorer.model.to(scorer.device)
-    if batch_size:
-        scorer.batch_size = batch_size
-    scorer.check_columns(source.columns)
-    id_name = id_column or (scorer.id_column if scorer.id_column in source.columns else None)
-    if id_name and id_name not in source.columns:
-        raise DataError(f"--id-column '{id_name}' is not a column of {Path(input_path).name}")
-    parts = output.with_name(f".{output.name}.parts")
-    meta = _run_meta(scorer, source.path, chunk_rows, id_name)
-    if state.is_main_process:
-        prepare_parts(parts, meta, resume)
-    state.wait_for_everyone()
-
-    started, done, total, n_chunks = time.perf_counter(), 0, 0, 0
-    bar = tqdm(
-        total=source.rows,
-        unit="rows",
-        unit_scale=True,
-        desc="scoring",
-        disable=not (progress and state.is_main_process),
-    )
-    columns = scorer.spec.required_columns + (
-        [id_name] if id_name and id_name not in scorer.spec.required_columns else []
-    )
-    for i, rows in enumerate(source.chunks(columns, chunk_rows)):
-        n_chunks = i + 1
-        part = parts / f"part-{i:06d}.parquet"
-        if i % state.num_processes == state.process_index and not part.exists():
-            pd_ = scorer.predict_proba(rows)
-            table = {"pd": pd_, "points": scorer.points_for(pd_)}
-            if scorer.spec.threshold is not None:
-                table["decision"] = scorer.decisions_for(pd_)
-            ids = (
-                [decode_cell(r.get(id_name)) for r in rows]
-                if id_name
-                else range(i * chunk_rows, i * chunk_rows + len(rows))
-            )
-            write_part({id_name or "row": list(ids), **table}, part)
-            done += len(rows)
-        total += len(rows)
-        bar.update(len(rows))
-    bar.close()
-    state.wait_for_everyone()
-    if state.is_main_process:
-        assemble_parts(parts, n_chunks, output)
-    state.wait_for_everyone()
-    seconds = time.perf_counter() - started
-    result = ScoreResult(output, total, done, seconds, state.is_main_process)
-    log.debug("scored %d row(s) in %.1f s (%.0f rows/s) -> %s", done, seconds, result.rows_per_second, output)
-    return result
-
-
-def _run_meta(scorer: CreditScorer, path: Path, chunk_rows: int, id_name: str | None) -> dict[str, Any]:
-    stat = path.stat()
-    spec = json.dumps(scorer.spec.__dict__, sort_keys=True, default=str).encode()
-    return {
-        "input": str(path.resolve()),
-        "size": stat.st_size,
-        "mtime": stat.st_mtime_ns,
-        "chunk_rows": chunk_rows,
-        "id": id_name,
-        "model": hashlib.sha256(spec).hexdigest()[:16],
-    }

@@ -1,8 +1,6 @@
-"""Fine-tuning with the HF Trainer, and the run folder it leaves behind.
-
-Run folder (`runs/<recipe>/`): `model/` (Hub format + credtune.json + model card, written
-atomically), `metrics.json`, `recipe.yaml`, `report.md`/`report.html`, `checkpoints/`.
-Under `accelerate launch`/`torchrun` every rank trains; only the main process writes artifacts.
+"""The fine-tuning steps: TrainingArguments from a recipe, tokenizing once, the HF Trainer,
+margins per row, checkpoints. Orchestrators (`runs.train`, `runs.cv`) call these; this module
+writes no run folder and imports no evaluation, report or Hub code.
 """
 
 from __future__ import annotations
@@ -10,20 +8,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
-import shutil
 import time
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import data as data_mod
-from .config import RecipeConfig, dump_recipe
-from .contract import ModelSpec
-from .errors import ConfigError, CredtuneError, did_you_mean
+from .config import RecipeConfig
+from .errors import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
     from transformers import Trainer, TrainingArguments
@@ -32,7 +25,6 @@ if TYPE_CHECKING:
 # costs ~8 s of CPU, and a recipe, data or run-folder mistake should be reported before that.
 
 log = logging.getLogger(__name__)
-DONE_MARKER = "metrics.json"
 
 TRAIN_DEFAULTS: dict[str, Any] = {
     "num_train_epochs": 4,
@@ -192,30 +184,6 @@ def predict_margin(trainer: Trainer, ds: Any) -> np.ndarray:
     return margin
 
 
-@dataclass
-class RunResult:
-    run_dir: Path
-    metrics: dict[str, Any]
-
-
-def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> bool:
-    """Never silently overwrite a run: finished or not, the user must say --overwrite or --resume.
-    True when an existing run must be cleared (done only once every other check has passed)."""
-    if not run_dir.exists() or resume:
-        return False
-    if run_dir.is_file():
-        raise CredtuneError(f"output path {run_dir} is a file")
-    if not any(run_dir.iterdir()):
-        return False
-    if not overwrite:
-        state = "a finished run" if (run_dir / DONE_MARKER).exists() else "an unfinished run"
-        raise CredtuneError(
-            f"{run_dir} already holds {state}; pass --overwrite to replace it, --resume to continue it, "
-            "or --output-dir to write elsewhere"
-        )
-    return True
-
-
 def last_complete_checkpoint(folder: Path) -> str | None:
     """The newest `checkpoint-N` that was fully written. Trainer writes `trainer_state.json`
     last (and not atomically), so a run killed while saving leaves a newer folder without it, or
@@ -235,103 +203,6 @@ def last_complete_checkpoint(folder: Path) -> str | None:
     return None
 
 
-def train(
-    recipe: RecipeConfig,
-    output_dir: str | Path | None = None,
-    *,
-    resume: bool = False,
-    overwrite: bool = False,
-) -> RunResult:
-    """Fine-tune `recipe`'s model on its data and write a complete run folder.
-
-    Every check that can fail (run folder, data, `train:` keys, model folder) runs before an
-    existing run is cleared and before any weights are loaded."""
-    run_dir = Path(output_dir) if output_dir else Path("runs") / recipe.name
-    clear = check_run_dir(run_dir, resume, overwrite)
-    started = time.time()
-    prep = data_mod.prepare(recipe)  # datasets' cache is file-locked: safe on every rank at once
-    args = training_arguments(recipe, run_dir / "checkpoints")
-    import transformers
-    from accelerate import PartialState
-
-    from .modeling import base_model_id, load_model, load_tokenizer
-
-    state = PartialState()
-    tokenizer = load_tokenizer(recipe.model)
-    if clear and state.is_main_process:
-        shutil.rmtree(run_dir)
-    state.wait_for_everyone()
-    with state.main_process_first():
-        encoded = encode(prep.table, prep.serializer, tokenizer, recipe.model.max_length)
-    split = {name: encoded.select(idx) for name, idx in prep.splits.items()}
-    n_cut = int(sum(encoded["truncated"]))
-    if n_cut:
-        log.warning(
-            "notes were shortened to fit model.max_length=%d in %d row(s)", recipe.model.max_length, n_cut
-        )
-    n_full = int(sum(n >= recipe.model.max_length for n in encoded["length"]))
-    if n_full > n_cut:
-        log.warning(
-            "%d row(s) reach model.max_length=%d without notes to shorten: their last fields are cut off; "
-            "raise model.max_length or shorten field labels (see `credtune preview`)",
-            n_full - n_cut,
-            recipe.model.max_length,
-        )
-    model = load_model(recipe.model, prep.schema["label_names"], tokenizer, recipe.lora, recipe.seed)
-    trainer = build_trainer(recipe, model, tokenizer, args, split["train"], split["valid"])
-    checkpoint = last_complete_checkpoint(run_dir / "checkpoints") if resume else None
-    if resume and checkpoint is None:
-        log.warning("--resume: no complete checkpoint in %s, starting from scratch", run_dir / "checkpoints")
-    elif checkpoint:
-        log.info("--resume: continuing from %s", checkpoint)
-    trainer.train(resume_from_checkpoint=checkpoint)
-    margins = {name: predict_margin(trainer, ds) for name, ds in split.items()}
-    train_seconds = time.time() - started
-    model_to_save = trainer.model
-    if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
-        model_to_save = gather_full_model(trainer, run_dir / ".gathered")
-    if not trainer.is_world_process_zero():
-        state.wait_for_everyone()
-        return RunResult(run_dir, {})
-
-    from .evaluation import evaluate_run
-
-    evaluation = evaluate_run(recipe, prep, margins)
-    spec = ModelSpec(
-        schema=prep.schema,
-        serializer=prep.serializer.to_dict(),
-        max_length=recipe.model.max_length,
-        base_model=base_model_id(recipe.model.name),
-        calibration=evaluation.calibrator,
-        points=dataclasses.asdict(recipe.points),
-        threshold=evaluation.metrics["decision"]["threshold"],
-        blend=evaluation.blend,
-        training={
-            "rows": {name: int(len(idx)) for name, idx in prep.splits.items()},
-            "world_size": state.num_processes,
-            "seconds": round(train_seconds, 1),
-            "mask_pii": recipe.serialize.mask_pii,
-            "truncated_rows": n_cut,
-            "transformers": transformers.__version__,
-        },
-    )
-    metrics = {
-        **evaluation.metrics,
-        "tokens_per_row": _token_stats(encoded["length"]),
-        "train_seconds": round(train_seconds, 1),
-        "world_size": state.num_processes,
-    }
-    save_model(model_to_save, tokenizer, spec, run_dir / "model", metrics, recipe)
-    shutil.rmtree(run_dir / ".gathered", ignore_errors=True)
-    (run_dir / "recipe.yaml").write_text(dump_recipe(recipe), encoding="utf-8")
-    from .report import write_report
-
-    write_report(run_dir, metrics, evaluation.arrays, title=f"credtune run: {recipe.name}")
-    _write_json_atomic(run_dir / DONE_MARKER, metrics)
-    state.wait_for_everyone()
-    return RunResult(run_dir, metrics)
-
-
 def gather_full_model(trainer: Any, folder: Path) -> Any:
     """FSDP and DeepSpeed ZeRO-3 shard the weights across ranks. `Trainer.save_model` gathers them
     (every rank must call it); the main process reloads the full model on the CPU so LoRA can be
@@ -348,50 +219,22 @@ def gather_full_model(trainer: Any, folder: Path) -> Any:
     return AutoModelForSequenceClassification.from_pretrained(folder)
 
 
-def save_model(
-    model: Any, tokenizer: Any, spec: ModelSpec, target: Path, metrics: dict, recipe: RecipeConfig
-) -> None:
-    """Write the Hub folder under a temporary name, then rename: a killed run never leaves a
-    `model/` that loads but is half-written."""
-    from .export import write_model_card
-    from .modeling import merged
-
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        final = merged(model)
-        final.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-        spec.save(tmp)
-        write_model_card(tmp, spec, metrics, recipe)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if target.exists():  # swap by renames, so some complete model/ exists at every moment
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old)
-    else:
-        os.replace(tmp, target)
-
-
-def _token_stats(lengths: list[int]) -> dict[str, float]:
+def token_stats(lengths: list[int]) -> dict[str, float]:
     arr = np.asarray(lengths)
     return {"mean": round(float(arr.mean()), 1), "p95": float(np.percentile(arr, 95)), "max": int(arr.max())}
 
 
-def _write_json_atomic(path: Path, payload: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+def report_cuts(encoded: Any, max_length: int) -> int:
+    """Say how many rows lost words to the token budget; returns the rows whose notes were cut."""
+    n_cut = int(sum(encoded["truncated"]))
+    if n_cut:
+        log.warning("notes were shortened to fit model.max_length=%d in %d row(s)", max_length, n_cut)
+    n_full = int(sum(n >= max_length for n in encoded["length"]))
+    if n_full > n_cut:
+        log.warning(
+            "%d row(s) reach model.max_length=%d without notes to shorten: their last fields are cut off; "
+            "raise model.max_length or shorten field labels (see `credtune preview`)",
+            n_full - n_cut,
+            max_length,
+        )
+    return n_cut

@@ -150,3 +150,16 @@ def test_evaluate_module_offline(
         assert got[key] == pytest.approx(value), key
     single = metric.compute(predictions=[0.1, 0.2], references=[0, 0])
     assert single["auc"] is None and single["n"] == 2
+
+
+@pytest.mark.parametrize("scores", [np.full(200, 0.3), np.repeat([0.1, 0.2, 0.5, 0.9], 50)])
+def test_decile_table_keeps_tied_scores_together(scores: np.ndarray):
+    """A band is cut only between different PDs: reversing the rows changes nothing, and a
+    constant score is one band with lift 1."""
+    y = (np.arange(200) % 3 == 0).astype(int)
+    forward, backward = decile_table(y, scores), decile_table(y[::-1], scores[::-1])
+    assert forward == backward
+    assert len(forward) == len(np.unique(scores))
+    assert sum(row["count"] for row in forward) == 200
+    if len(forward) == 1:
+        assert forward[0]["lift"] == pytest.approx(1.0)

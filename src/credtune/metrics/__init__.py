@@ -6,6 +6,7 @@ from pathlib import Path
 
 from credtune.metrics.calibration import METHODS, apply_calibrator, fit_calibrator, validate_calibrator
 from credtune.metrics.core import (
+    both_classes,
     credit_metrics,
     decile_table,
     expected_calibration_error,
@@ -23,6 +24,7 @@ def credit_metric_path() -> str:
 
 
 __all__ = [
+    "both_classes",
     "METHODS",
     "apply_calibrator",
     "characteristic_stability",

@@ -36,7 +36,11 @@ def check_inputs(y_true: Any, p: Any) -> tuple[np.ndarray, np.ndarray]:
     return y_num.astype(int), prob
 
 
-def _both_classes(y: np.ndarray) -> bool:
+def both_classes(y: Any) -> bool:
+    """True when labels hold goods and bads alike (AUC, KS and ROC need both)."""
+    if y is None:
+        return False
+    y = np.asarray(y)
     return 0 < int(y.sum()) < y.shape[0]
 
 
@@ -67,7 +71,7 @@ def credit_metrics(y_true: Any, p: Any) -> dict[str, float | int | None]:
     so a tiny or one-sided split still yields calibration numbers instead of an exception."""
     y, prob = check_inputs(y_true, p)
     out: dict[str, float | int | None] = {}
-    if _both_classes(y):
+    if both_classes(y):
         auc = float(roc_auc_score(y, prob))
         ks, ks_threshold = _ks(y, prob)
         out.update(
@@ -92,19 +96,24 @@ def decile_table(y_true: Any, p: Any, bins: int = 10) -> list[dict[str, Any]]:
     """Gains table: applicants ranked by PD (riskiest first) in ``bins`` near-equal groups.
 
     Shows how many bads a cut-off at each band would catch (cum_capture) and how concentrated the
-    risk is (lift), which is how credit committees judge a ranking.
+    risk is (lift), which is how credit committees judge a ranking. Applicants with the same PD
+    always share a band (a band is cut only between different PDs), so the table does not depend
+    on the order of the rows; heavy ties give fewer, larger bands.
     """
     if int(bins) < 1:
         raise ValueError(f"bins must be >= 1, got {bins}")
     y, prob = check_inputs(y_true, p)
     order = np.argsort(-prob, kind="stable")
+    ranked = prob[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # first position of each PD value
+    band_of_group = (starts * int(bins)) // y.shape[0]
+    band = np.repeat(band_of_group, np.diff(np.r_[starts, y.shape[0]]))
     total_bad = int(y.sum())
     overall = total_bad / y.shape[0]
     rows: list[dict[str, Any]] = []
     captured = 0
-    for chunk in np.array_split(order, int(bins)):
-        if chunk.size == 0:
-            continue
+    for b in np.unique(band):
+        chunk = order[band == b]
         bad = int(y[chunk].sum())
         captured += bad
         rate = bad / chunk.size
@@ -130,7 +139,7 @@ def _finite_or_none(values: np.ndarray) -> list[float | None]:
 def roc_points(y_true: Any, p: Any) -> dict[str, list[float | None]]:
     """ROC curve as plain lists for plotting/JSON; the first threshold (+inf in sklearn) is None."""
     y, prob = check_inputs(y_true, p)
-    if not _both_classes(y):
+    if not both_classes(y):
         return {"fpr": [], "tpr": [], "threshold": []}
     fpr, tpr, thr = roc_curve(y, prob)
     return {"fpr": fpr.tolist(), "tpr": tpr.tolist(), "threshold": _finite_or_none(thr)}
@@ -139,7 +148,7 @@ def roc_points(y_true: Any, p: Any) -> dict[str, list[float | None]]:
 def ks_curve(y_true: Any, p: Any) -> dict[str, list[float]]:
     """Cumulative share of bads and goods flagged (PD >= threshold) at each distinct PD, highest first."""
     y, prob = check_inputs(y_true, p)
-    if not _both_classes(y):
+    if not both_classes(y):
         return {"threshold": [], "cum_bad": [], "cum_good": [], "gap": []}
     fpr, tpr, thr = (a[1:] for a in roc_curve(y, prob, drop_intermediate=False))
     return {

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 from credtune.cli import main
 from credtune.errors import ModelError
-from credtune.export import load_card, push
+from credtune.hub import load_card, push
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import RECIPES, run_cli
 from credtune import cross_validate
-from credtune.cv import _cross_fitted_stack, _rank01
+from credtune.runs.cv import _cross_fitted_stack, _rank01
 from credtune.errors import ConfigError, CredtuneError
 from credtune.metrics import credit_metrics
 
@@ -66,7 +66,7 @@ def test_cv_report_and_refusal_to_overwrite(cv_dir: Path):
 
 
 @pytest.mark.parametrize(
-    ("folds", "seeds", "message"), [(1, 1, "at least 2 folds"), (2, 0, "at least 1 seed")]
+    ("folds", "seeds", "message"), [(1, 1, "at least 2 folds"), (2, 0, "at least 1 repeat")]
 )
 def test_bad_fold_arguments(tmp_path, folds, seeds, message):
     with pytest.raises(ConfigError, match=message):
@@ -91,7 +91,7 @@ def test_stacked_blend_is_cross_fitted():
 
 def test_seeds_are_averaged_and_reported_one_by_one():
     from credtune.config import load_recipe
-    from credtune.cv import summarize
+    from credtune.runs.cv import summarize
 
     rng = np.random.default_rng(1)
     y = rng.binomial(1, 0.3, 120)

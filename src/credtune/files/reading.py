@@ -1,20 +1,19 @@
-"""Streaming files for scoring: CSV, Parquet and JSON Lines in fixed-size chunks of records, and
-the part files a scoring run writes before it assembles its output.
+"""Reading input files: whole tables for training, fixed-size chunks of records for scoring.
 
-Training reads whole tables through `datasets` (data.py); scoring must not, because a file to
-score can be far larger than memory. Chunk i always holds rows [i*n, (i+1)*n), whatever the
-format's own blocks, so a resumed or multi-process run finds the same chunks again. CSV cells are
-read as bytes and decoded with replacement, so a stray non-UTF-8 byte costs one character, not
-the run.
+Training reads whole tables through `datasets` (Arrow, memory-mapped, cached), so a large Parquet
+file is never loaded whole into pandas. Scoring must not even do that, because a file to score can
+be far larger than memory: `open_table` gives a `Source` whose chunk i always holds rows
+[i*n, (i+1)*n), whatever the format's own blocks, so a resumed or multi-process run finds the same
+chunks again. CSV cells are read as bytes and decoded with replacement, so a stray non-UTF-8 byte
+costs one character, not the run. Both paths go through `check_file` first.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import logging
-import os
-import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,14 +21,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from .errors import CredtuneError, DataError
+from ..errors import DataError
 
 log = logging.getLogger(__name__)
 
 # pandas' default missing-value markers: training read CSVs through pandas, so scoring must agree
 NA_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
              "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]  # fmt: skip
-FORMATS = {  # file suffix -> reader; shared with data.py
+FORMATS = {  # file suffix -> reader
     ".csv": "csv",
     ".tsv": "csv",
     ".parquet": "parquet",
@@ -74,7 +73,7 @@ class Source:
         reader = pcsv.open_csv(
             self.path,
             read_options=pcsv.ReadOptions(block_size=CSV_BLOCK),
-            parse_options=pcsv.ParseOptions(delimiter=_delimiter(self.path), newlines_in_values=True),
+            parse_options=pcsv.ParseOptions(delimiter=delimiter(self.path), newlines_in_values=True),
             convert_options=pcsv.ConvertOptions(
                 include_columns=columns,
                 column_types={c: pa.binary() for c in columns},  # decoded leniently per cell
@@ -145,7 +144,7 @@ def open_table(path: str | Path) -> Source:
         return Source(path, kind, list(meta.schema_arrow.names), meta.metadata.num_rows)
     if kind == "csv":
         with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-            header = next(csv.reader(handle, delimiter=_delimiter(path)), [])
+            header = next(csv.reader(handle, delimiter=delimiter(path)), [])
         if not header:
             raise DataError(f"{path.name} has no header line")
         return Source(path, kind, header)
@@ -160,7 +159,8 @@ def open_table(path: str | Path) -> Source:
     return Source(path, kind, list(record))
 
 
-def _delimiter(path: Path) -> str:
+def delimiter(path: Path) -> str:
+    """Tab for .tsv, comma for everything else."""
     return "\t" if path.suffix.lower() == ".tsv" else ","
 
 
@@ -168,57 +168,98 @@ def decode_cell(value: Any) -> Any:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-# -- part files: chunk i of a run is `part-{i:06d}.parquet` in a hidden folder beside the output ----
-def prepare_parts(parts: Path, meta: dict[str, Any], resume: bool) -> None:
-    """Keep earlier parts only for --resume of the very same input, model and chunk size."""
-    meta_file = parts / "meta.json"
-    if resume and meta_file.is_file():
-        old = json.loads(meta_file.read_text(encoding="utf-8"))
-        if old != meta:
-            changed = ", ".join(k for k in meta if old.get(k) != meta[k])
-            raise CredtuneError(
-                f"--resume: the parts in {parts} are for a different {changed}; rerun without --resume"
-            )
-        log.info("resuming: %d chunk(s) already scored", len(list(parts.glob("part-*.parquet"))))
-        return
-    if resume:
-        log.warning("--resume: nothing to resume in %s, starting from the first chunk", parts)
-    shutil.rmtree(parts, ignore_errors=True)
-    parts.mkdir(parents=True)
-    meta_file.write_text(json.dumps(meta) + "\n", encoding="utf-8")
+def read_table(path: str | Path) -> Any:
+    """Read CSV/TSV, Parquet or JSON Lines into an Arrow-backed Dataset, with readable errors."""
+    import datasets
 
-
-def write_part(columns: dict[str, Any], part: Path) -> None:
-    """A part appears complete or not at all (written under a temporary name, then renamed)."""
-    import pyarrow.parquet as pq
-
-    tmp = part.with_name(f"{part.name}.tmp-{os.getpid()}")
-    pq.write_table(
-        pa.table({k: pa.array(v if hasattr(v, "dtype") else list(v)) for k, v in columns.items()}), tmp
-    )
-    os.replace(tmp, part)
-
-
-def assemble_parts(parts: Path, n_chunks: int, output: Path) -> None:
-    """Concatenate the parts in chunk order into a temporary file, rename it to `output`, drop the parts."""
-    import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
-
-    files = [parts / f"part-{i:06d}.parquet" for i in range(n_chunks)]
-    lost = [f.name for f in files if not f.is_file()]
-    if lost:
-        raise CredtuneError(
-            f"{len(lost)} chunk(s) were not scored ({', '.join(lost[:3])}); rerun with --resume"
-        )
-    tmp = parts / f"assembled{output.suffix}"
-    csv_out = output.suffix.lower() == ".csv"
-    schema = pq.read_schema(files[0]) if files else pa.schema([("row", pa.int64()), ("pd", pa.float64())])
-    writer = pcsv.CSVWriter(tmp, schema) if csv_out else pq.ParquetWriter(tmp, schema)
+    datasets.disable_progress_bars()
+    path = Path(path)
+    builder = check_file(path, "data")
+    kwargs: dict[str, Any] = {}
+    if builder == "csv":
+        header = _check_csv_header(path)
+        _warn_not_utf8(path)
+        kwargs = {"encoding_errors": "replace", "sep": delimiter(path)}
     try:
-        for file in files:
-            table = pq.read_table(file)
-            writer.write_table(table if table.schema == schema else table.cast(schema))
-    finally:
-        writer.close()
-    os.replace(tmp, output)
-    shutil.rmtree(parts, ignore_errors=True)
+        table = datasets.load_dataset(builder, data_files=str(path.resolve()), split="train", **kwargs)
+    except Exception as exc:  # datasets wraps parser errors in several layers
+        cause = exc.__cause__ or exc
+        if builder != "csv" or not isinstance(cause, pa.ArrowInvalid):
+            raise DataError(
+                f"cannot read {path.name}: {type(cause).__name__}: {str(cause).splitlines()[0]}"
+            ) from None
+        table = _read_csv_typed_whole(path, header, kwargs)
+    if len(table) == 0:
+        raise DataError(f"{path.name} has a header but no rows")
+    return table
+
+
+def _warn_not_utf8(path: Path) -> None:
+    """Undecodable bytes are replaced rather than refused (one stray byte should not stop a run);
+    say so, with the offset of the first one."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                log.warning(
+                    "%s is not valid UTF-8 (first bad byte at offset %d); bad bytes were replaced by U+FFFD",
+                    path.name,
+                    max(offset + exc.start, 0),
+                )
+                return
+            offset += len(chunk)
+
+
+def _check_csv_header(path: Path) -> list[str]:
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:  # -sig: drop a BOM
+        header = next(csv.reader(handle, delimiter=delimiter(path)), [])
+        first_row = next(
+            (row for row in csv.reader(handle, delimiter=delimiter(path)) if any(c.strip() for c in row)),
+            None,
+        )
+    if not header:
+        raise DataError(f"{path.name} has no header line")
+    if first_row is None:
+        raise DataError(f"{path.name} has a header but no rows")
+    seen = set()
+    for name in header:
+        if name in seen:
+            raise DataError(f"{path.name}: column '{name}' appears twice in the header")
+        seen.add(name)
+    return header
+
+
+def _read_csv_typed_whole(path: Path, header: list[str], kwargs: dict[str, Any]) -> Any:
+    """pandas infers a CSV's column types one 10,000-row chunk at a time, so a number column with
+    a stray word (or an empty column with text) further down cannot be read. Read every column as
+    text, then give each column a number type only if all of its values are numbers."""
+    import datasets
+    import pyarrow.compute as pc
+
+    try:
+        text = datasets.Features({name: datasets.Value("string") for name in header})
+        raw = datasets.load_dataset(
+            "csv", data_files=str(path.resolve()), split="train", features=text, **kwargs
+        )
+    except Exception as exc:
+        cause = exc.__cause__ or exc
+        raise DataError(
+            f"cannot read {path.name}: {type(cause).__name__}: {str(cause).splitlines()[0]}"
+        ) from None
+    columns = {}
+    for name in raw.column_names:
+        column = raw.data.column(name)
+        for arrow_type in (pa.int64(), pa.float64()):
+            try:
+                column = pc.cast(column, arrow_type)
+                break
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+        columns[name] = column
+    log.warning(
+        "%s: column types change after the first rows; types were inferred from the whole file", path.name
+    )
+    return datasets.Dataset(datasets.table.InMemoryTable(pa.table(columns)))

@@ -1,8 +1,9 @@
-"""The model folder as a Hub repository: model card, and `credtune push`.
+"""The model folder as a Hub repository: its model card, and `credtune push`.
 
-The card is written during training (README.md in `model/`), with model-index metrics so the
-Hub shows test AUC, KS and Brier. `push` uploads the folder as it is, after checking that it is a
-credtune model and holds no path of the training machine.
+The card is made during training (README.md in `model/`, from `card_template.md`), with
+model-index metrics so the Hub shows test AUC, KS and Brier. `push` uploads a folder as it is,
+after checking that it is a credtune model and holds no path of the training machine; a scorer
+in memory uploads itself with `CreditScorer.push_to_hub`.
 """
 
 from __future__ import annotations
@@ -21,61 +22,36 @@ from .errors import ModelError
 log = logging.getLogger(__name__)
 REPO_PLACEHOLDER = "<user>/"
 
-CARD_TEMPLATE = """---
-{{ card_data }}
----
-
-# {{ title }}
-
-A credit-default model fine-tuned with [credtune](https://github.com/credtune/credtune) from
-`{{ base_model }}`. It reads one borrower record serialized as text and outputs the
-probability that the loan defaults (class `{{ positive }}`), calibrated with {{ calibration }}.
-
-## Fields the model reads
-Each applicant becomes one line of text, field by field, in this order (`credtune.json` holds
-the template, value mappings and token budget of {{ max_length }} tokens):
-
-{{ fields }}
-
-Never serialized: target `{{ target }}`{{ hidden }}. PII masking of notes: {{ mask_pii }}.
-
-## Training data
-{{ data_description }} ({{ rows }}).
-
-## Test metrics (held-out split)
-{{ metrics_table }}
-
-## Decision rule and scorecard
-Approve when the calibrated PD is below {{ threshold }} (chosen on the validation split).
-Points: {{ points }} (higher = safer).
-{{ fairness }}
-## How to score
-```python
-from credtune import CreditScorer
-scorer = CreditScorer.from_pretrained("{{ repo_id }}")
-pd_ = scorer.predict_proba(df)        # calibrated probability of default
-points = scorer.score(df)             # scorecard points ({{ points }})
-reasons = scorer.explain(df, k=4)     # top reasons per applicant
-```
-or from the command line: `credtune score {{ repo_id }} applicants.parquet -o scores.parquet`.
-`AutoModelForSequenceClassification.from_pretrained` works too; it gives uncalibrated
-probabilities for text built by `credtune.json`'s serializer.
-
-## Intended use and limitations
-Decision support for credit risk assessment, reviewed by people, on applicants like those in
-the training data. Not validated for other populations, products or time periods; check
-stability (PSI) before use on new data and review fairness per protected group. The scores
-are statistical estimates, not reasons on their own; use the reason codes with care.
-"""
+CARD_TEMPLATE = Path(__file__).with_name("card_template.md")
 
 
-def write_model_card(
-    folder: str | Path, spec: ModelSpec, metrics: dict[str, Any], recipe: Any = None
-) -> ModelCard:
-    """README.md with model-index metrics, so the Hub shows test AUC, KS and Brier."""
-    folder = Path(folder)
-    name = getattr(recipe, "name", folder.parent.name) or "credtune-model"
+def model_card(spec: ModelSpec, metrics: dict[str, Any], recipe: Any = None) -> ModelCard:
+    """The model card (README.md) with model-index metrics, so the Hub shows test AUC, KS and Brier;
+    the text is `card_template.md` beside this module."""
+    name = getattr(recipe, "name", None) or "credtune-model"
     dataset = Path(getattr(getattr(recipe, "data", None), "path", "") or "credit data").stem
+    rows = spec.training.get("rows", {})
+    return ModelCard.from_template(
+        card_data(spec, metrics, name, dataset),
+        template_str=CARD_TEMPLATE.read_text(encoding="utf-8"),
+        title=name,
+        base_model=spec.base_model,
+        positive=spec.label_names[1],
+        calibration=spec.calibration.get("method", "none"),
+        target=spec.schema.get("target"),
+        mask_pii="on" if spec.serializer.get("mask_pii") else "off",
+        data_description=f"`{dataset}`",
+        rows=", ".join(f"{k}: {v} rows" for k, v in rows.items()) or "size not recorded",
+        repo_id=f"{REPO_PLACEHOLDER}{name}",
+        points=", ".join(f"{k} {v:g}" for k, v in spec.points.items()),
+        threshold=_fmt(spec.threshold) if spec.threshold is not None else "n/a (no threshold recorded)",
+        max_length=spec.max_length,
+        **card_sections(spec, metrics),
+    )
+
+
+def card_data(spec: ModelSpec, metrics: dict[str, Any], name: str, dataset: str) -> ModelCardData:
+    """The card's YAML header: Hub tags and model-index results (test AUC, KS, Brier, Gini)."""
     results = [
         EvalResult(
             task_type="text-classification",
@@ -89,7 +65,7 @@ def write_model_card(
         for key, label in (("auc", "ROC AUC"), ("ks", "KS"), ("brier", "Brier score"), ("gini", "Gini"))
         if metrics.get(key) is not None
     ]
-    data = ModelCardData(
+    return ModelCardData(
         library_name="transformers",
         pipeline_tag="text-classification",
         base_model=spec.base_model,
@@ -98,15 +74,18 @@ def write_model_card(
         model_name=name,
         eval_results=results or None,
     )
+
+
+def card_sections(spec: ModelSpec, metrics: dict[str, Any]) -> dict[str, str]:
+    """The card's generated paragraphs: fields read, columns never read, metrics table, fairness."""
     labels = {f["name"]: f["label"] for f in spec.serializer.get("fields", [])}
     fields = "\n".join(
         f'- `{c["name"]}` ({c["kind"]}), read as "{labels.get(c["name"], c["name"])}"'
         for c in spec.schema["columns"]
     )
-    hidden = "".join(f", {role} `{c}`" for role in ("id",) for c in [spec.schema.get("id")] if c)
+    hidden = "".join(f", id `{c}`" for c in [spec.schema.get("id")] if c)
     hidden += "".join(f", excluded `{c}`" for c in spec.schema.get("excluded", []))
     hidden += "".join(f", protected `{c}`" for c in spec.schema.get("protected", []))
-    rows = spec.training.get("rows", {})
     models = metrics.get("models", {})
     table = ["| model | AUC | KS | Brier |", "|---|---|---|---|"]
     for model_name, m in models.items():
@@ -115,37 +94,18 @@ def write_model_card(
         )
     fairness = "\n## Fairness\nNo protected columns were named in the recipe, so fairness was not assessed.\n"
     if metrics.get("fairness"):
-        fairness = (
-            "\n## Fairness (test split)\n"
-            + "\n".join(
-                f"- `{f['column']}`: lowest disparate-impact ratio {_fmt(f.get('min_disparate_impact'))}"
-                + (" (below 0.8: review)" if f.get("flagged") else "")
-                for f in metrics["fairness"]
-            )
-            + "\n"
-        )
-    card = ModelCard.from_template(
-        data,
-        template_str=CARD_TEMPLATE,
-        title=name,
-        base_model=spec.base_model,
-        positive=spec.label_names[1],
-        calibration=spec.calibration.get("method", "none"),
-        fields=fields,
-        target=spec.schema.get("target"),
-        hidden=hidden,
-        mask_pii="on" if spec.serializer.get("mask_pii") else "off",
-        data_description=f"`{dataset}`",
-        rows=", ".join(f"{k}: {v} rows" for k, v in rows.items()) or "size not recorded",
-        metrics_table="\n".join(table) if models else "not recorded",
-        fairness=fairness,
-        repo_id=f"<user>/{name}",
-        points=", ".join(f"{k} {v:g}" for k, v in spec.points.items()),
-        threshold=_fmt(spec.threshold) if spec.threshold is not None else "n/a (no threshold recorded)",
-        max_length=spec.max_length,
-    )
-    card.save(folder / "README.md")
-    return card
+        lines = [
+            f"- `{f['column']}`: lowest disparate-impact ratio {_fmt(f.get('min_disparate_impact'))}"
+            + (" (below 0.8: review)" if f.get("flagged") else "")
+            for f in metrics["fairness"]
+        ]
+        fairness = "\n## Fairness (test split)\n" + "\n".join(lines) + "\n"
+    return {
+        "fields": fields,
+        "hidden": hidden,
+        "metrics_table": "\n".join(table) if models else "not recorded",
+        "fairness": fairness,
+    }
 
 
 def _fmt(value: Any) -> str:

@@ -6,6 +6,7 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -101,3 +102,43 @@ def test_unusable_files_are_data_errors(trained_run, german, tmp_path, change, m
     with pytest.raises(DataError, match=message):
         evaluate_model(trained_run / "model", tmp_path / "bad.csv", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def split_rows(trained_run: Path, folder: Path) -> tuple[Path, dict]:
+    """The training run's test split as a labelled CSV, and the run's metrics.json."""
+    from credtune import data, load_recipe
+
+    prep = data.prepare(load_recipe(trained_run / "recipe.yaml"))
+    prep.split("test").remove_columns("labels").to_pandas().to_csv(folder / "test.csv", index=False)
+    return folder / "test.csv", json.loads((trained_run / "metrics.json").read_text())
+
+
+def test_scoring_reproduces_the_test_split_pds(trained_run: Path, tmp_path: Path):
+    from credtune.scoring import CreditScorer
+
+    path, trained = split_rows(trained_run, tmp_path)
+    scorer = CreditScorer.from_pretrained(trained_run / "model")
+    stored = trained["test_predictions"]
+    assert stored["row"] == sorted(stored["row"]) and len(stored["row"]) == trained["n"]
+    np.testing.assert_allclose(scorer.predict_proba(pd.read_csv(path)), stored["pd"]["transformer"], atol=1e-6)
+
+
+def test_train_and_evaluate_give_the_same_figures_for_the_same_predictions(
+    trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """One evaluation path: fed the very margins the training run predicted for its test split,
+    `credtune evaluate` reports exactly the test metrics in that run's metrics.json (threshold,
+    costs, calibration, deciles and fairness included)."""
+    from credtune.scoring import CreditScorer
+
+    path, trained = split_rows(trained_run, tmp_path)
+    margin = np.asarray(trained["test_predictions"]["margin"])
+    monkeypatch.setattr(CreditScorer, "predict_margin", lambda self, data: margin)
+    evaluated = evaluate_model(trained_run, path, tmp_path / "report", importance_rows=0).metrics
+    keys = ["auc", "ks", "gini", "pr_auc", "brier", "log_loss", "ece", "n", "positive_rate"]
+    keys += ["models", "deciles", "decision", "calibration", "not_computable"]
+    assert {k: evaluated[k] for k in keys} == {k: trained[k] for k in keys} | {
+        "models": {"transformer": trained["models"]["transformer"]},
+        "decision": {**trained["decision"], "rule": "stored threshold"},
+    }
+    assert evaluated["fairness"] == trained["fairness"]

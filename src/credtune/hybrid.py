@@ -1,0 +1,157 @@
+"""The shipped hybrid: the fine-tuned transformer stacked with credit baselines in one model folder.
+
+The stack is a logistic regression on the transformer's logit margin and each component's
+log-odds. Its weights must come from predictions that none of the stacked models trained on:
+the transformer's margins on its own training rows are in-sample (it has memorized them), so
+the stacker is fitted on the validation split, where the transformer and the components (both
+fitted on the training split) predict rows they have never seen. The same validation rows also
+choose the decision threshold; for that, their hybrid PDs are cross-fitted (each validation fold
+scored by a stacker fitted on the other folds), so the threshold is not chosen on rows whose
+labels shaped the weights. The stacker outputs a calibrated PD itself (it is a logistic model).
+
+In `model/` the components live in `hybrid/` as data files (JSON, LightGBM text, CatBoost JSON,
+each checked against its SHA-256 on load); `credtune.json`'s `hybrid` entry names them and holds
+the weights. No pickle anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import ModelError
+
+FOLDER = "hybrid"
+TRANSFORMER = "transformer"
+STACK_C = 1.0  # L2 strength of the stacker: ~150 validation rows for 2-5 weights
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+
+@dataclass
+class Stacker:
+    """PD = sigmoid(intercept + coef . [margin, logit(p_1), ..., logit(p_k)])."""
+
+    features: list[str]
+    coef: list[float]
+    intercept: float
+
+    def predict(self, margin: np.ndarray, component_pds: Mapping[str, np.ndarray]) -> np.ndarray:
+        x = stack_features(margin, component_pds, self.features)
+        return _sigmoid(x @ np.asarray(self.coef) + self.intercept)
+
+
+def stack_features(margin: np.ndarray, component_pds: Mapping[str, np.ndarray], names: Sequence[str]):
+    columns = [np.asarray(margin, dtype=float)]
+    columns += [_logit(component_pds[name]) for name in names[1:]]
+    return np.column_stack(columns)
+
+
+def fit_stacker(
+    margin: np.ndarray, component_pds: Mapping[str, np.ndarray], y: np.ndarray, names: Sequence[str]
+) -> Stacker:
+    from sklearn.linear_model import LogisticRegression
+
+    features = [TRANSFORMER, *names]
+    x = stack_features(margin, component_pds, features)
+    model = LogisticRegression(C=STACK_C, max_iter=1000).fit(x, y)
+    return Stacker(features, [float(c) for c in model.coef_[0]], float(model.intercept_[0]))
+
+
+def cross_fitted(
+    margin: np.ndarray,
+    component_pds: Mapping[str, np.ndarray],
+    y: np.ndarray,
+    names: Sequence[str],
+    seed: int,
+    folds: int = 5,
+) -> np.ndarray:
+    """Hybrid PDs for the stacker's own rows, each fold scored by weights fitted on the others."""
+    from sklearn.model_selection import StratifiedKFold
+
+    folds = max(2, min(folds, int(np.bincount(y, minlength=2).min())))
+    out = np.empty(len(y))
+    for fit, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(margin, y):
+        stacker = fit_stacker(margin[fit], {n: p[fit] for n, p in component_pds.items()}, y[fit], names)
+        out[held] = stacker.predict(margin[held], {n: p[held] for n, p in component_pds.items()})
+    return out
+
+
+@dataclass
+class Hybrid:
+    """The fitted components and the stacker; `predict` turns margins and a frame into PDs."""
+
+    components: dict[str, Any]  # name -> credtune.baselines.Component
+    stacker: Stacker
+
+    def component_pds(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        return {name: c.predict_proba(frame) for name, c in self.components.items()}
+
+    def predict(self, margin: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+        return self.stacker.predict(margin, self.component_pds(frame))
+
+    def save(self, model_dir: Path, fitted_on: str) -> dict[str, Any]:
+        """Write the component files into `model_dir/hybrid/`; returns credtune.json's entry."""
+        folder = Path(model_dir) / FOLDER
+        metas = {name: c.save(folder, prefix=name) for name, c in self.components.items()}
+        return {
+            "components": metas,
+            "stacker": {
+                "features": self.stacker.features,
+                "coef": self.stacker.coef,
+                "intercept": self.stacker.intercept,
+                "fitted_on": fitted_on,
+            },
+        }
+
+
+def check_entry(entry: Any, where: str) -> None:
+    """credtune.json's `hybrid` entry: components named in the stacker, weights as numbers."""
+    if entry is None:
+        return
+    if not isinstance(entry, dict) or not isinstance(entry.get("components"), dict):
+        raise ModelError(f"{where}: hybrid must hold 'components' and 'stacker'")
+    stacker = entry.get("stacker")
+    if not isinstance(stacker, dict):
+        raise ModelError(f"{where}: hybrid.stacker must be an object")
+    features, coef = stacker.get("features"), stacker.get("coef")
+    if not isinstance(features, list) or not features or features[0] != TRANSFORMER:
+        raise ModelError(f"{where}: hybrid.stacker.features must start with '{TRANSFORMER}'")
+    if set(features[1:]) != set(entry["components"]):
+        raise ModelError(f"{where}: hybrid.stacker.features do not match hybrid.components")
+    numbers = [*(coef or []), stacker.get("intercept")]
+    if not isinstance(coef, list) or len(coef) != len(features) or not all(_is_number(v) for v in numbers):
+        raise ModelError(f"{where}: hybrid.stacker needs one number per feature and an intercept")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def load_hybrid(model_dir: Path, entry: dict[str, Any]) -> Hybrid:
+    """The components from `model_dir/hybrid/` (hash-checked, no code run) and the stacker."""
+    from .baselines import BaselineFileError, load_component
+
+    folder = Path(model_dir) / FOLDER
+    if folder.is_symlink() or not folder.is_dir():
+        raise ModelError(f"{model_dir}: credtune.json names a hybrid but {FOLDER}/ is missing")
+    try:
+        components = {name: load_component(folder, meta) for name, meta in entry["components"].items()}
+    except BaselineFileError as exc:
+        raise ModelError(f"{model_dir}: hybrid component: {exc}") from None
+    s = entry["stacker"]
+    return Hybrid(
+        components, Stacker(list(s["features"]), [float(c) for c in s["coef"]], float(s["intercept"]))
+    )

@@ -1,0 +1,380 @@
+"""Stratified k-fold cross-validation: the transformer and the baselines on the very same folds.
+
+On a table of a thousand rows a single test split gives an AUC whose noise is larger than most
+gaps between models; out-of-fold (OOF) predictions for every row, and the spread over folds, say
+whether the transformer really beats logistic regression and LightGBM. Rows are read, labelled,
+serialized and tokenized once; each fold only selects rows. Output folder: `cv.json`, `oof.csv`,
+`folds.jsonl` (one line per finished fold, written as it goes), `report.md`/`report.html`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import data as data_mod
+from ..config import RecipeConfig, resolve_data_path
+from ..errors import ConfigError, DataError
+from ..evaluation import apply_blend, assess, fit_blend, fit_components, pick, sigmoid
+from ..hybrid import cross_fitted, fit_stacker
+from ..files import write_json_atomic
+from ..metrics import apply_calibrator, choose_threshold, credit_metrics, fit_calibrator
+from ..training import build_trainer, encode, predict_margin, training_arguments
+from . import RunResult, check_run_dir
+
+log = logging.getLogger(__name__)
+FOLD_KEYS = ("auc", "ks", "brier")
+RANK_ONLY = ("brier", "log_loss", "ece")  # a rank average is not a probability
+
+
+def cross_validate(
+    recipe: RecipeConfig,
+    folds: int = 5,
+    seeds: int = 1,
+    output_dir: str | Path | None = None,
+    *,
+    overwrite: bool = False,
+    command: str | None = None,
+) -> RunResult:
+    """K-fold CV of `recipe` (transformer + baselines, same rows), repeated on `seeds` different
+    fold sets; writes cv.json, oof.csv, folds.jsonl and a report."""
+    if folds < 2:
+        raise ConfigError(f"--folds: need at least 2 folds, got {folds}")
+    if seeds < 1:
+        raise ConfigError(f"--seeds/--repeats: need at least 1 repeat, got {seeds}")
+    out_dir = Path(output_dir) if output_dir else Path("runs") / f"{recipe.name}-cv"
+    clear = check_run_dir(out_dir, resume=False, overwrite=overwrite)
+    started = time.time()
+    if recipe.data.split.time_column:
+        log.warning("cv: folds are stratified random; data.split.time_column is ignored")
+    inputs = _prepare(recipe, folds, out_dir, clear)
+    per_fold, oof, raw_runs, fold_of = _run_repeats(recipe, inputs, folds, seeds, out_dir)
+    if not inputs.state.is_main_process:
+        return RunResult(out_dir, {})
+    shutil.rmtree(out_dir / ".cv-checkpoints", ignore_errors=True)
+
+    y = inputs.y
+    metrics = summarize(recipe, y, oof, fold_of, per_fold, "hybrid" if recipe.model.hybrid else "transformer")
+    pds = {**{name: np.mean(runs, axis=0) for name, runs in oof.items()}, **metrics.pop("_blend_scores")}
+    pd_raw = np.mean(raw_runs, axis=0)
+    metrics["calibration"] = assess(y, pds, raw=pd_raw, calibration=recipe.calibration)["calibration"]
+    metrics["fields"] = inputs.prep.serializer.columns
+    metrics["wall_seconds"] = round(time.time() - started, 1)
+    metrics["command"] = command or f"credtune.cross_validate({recipe.name!r}, folds={folds}, seeds={seeds})"
+    _write_oof(out_dir / "oof.csv", inputs.frame, recipe, y, fold_of[0], pds)
+    write_json_atomic(out_dir / "cv.json", metrics)
+    from ..report import write_report
+
+    arrays = {"y": y, "pd": pds, "pd_raw": pd_raw}
+    write_report(out_dir, metrics, arrays, title=f"credtune {folds}-fold cross-validation: {recipe.name}")
+    return RunResult(out_dir, metrics)
+
+
+@dataclass
+class CvInputs:
+    """What every fold shares: rows read, labelled, serialized and tokenized once."""
+
+    prep: data_mod.Prepared
+    y: np.ndarray
+    encoded: Any
+    frame: pd.DataFrame
+    tokenizer: Any
+    state: Any
+
+
+def _prepare(recipe: RecipeConfig, folds: int, out_dir: Path, clear: bool) -> CvInputs:
+    """Every check that can fail (data, `train:` keys, model folder) runs before an old folder is cleared."""
+    table = data_mod.load_labelled(recipe.data, resolve_data_path(recipe), recipe.seed)
+    y = np.asarray(table[data_mod.LABEL], dtype=int)
+    if np.bincount(y, minlength=2).min() < folds:
+        raise DataError(
+            f"--folds {folds}: the rarer class has only {np.bincount(y, minlength=2).min()} row(s)"
+        )
+    # Number bands and category lists are unsupervised summaries of the inputs (no labels are read),
+    # so building them from all rows lets every fold share one tokenized table without leaking any
+    # target information into the held-out folds.
+    schema = data_mod.build_schema(table, recipe.data, recipe.serialize, np.arange(len(table)))
+    serializer = data_mod.make_serializer(schema, recipe.serialize)
+    training_arguments(_fold_recipe(recipe, recipe.seed), out_dir / ".cv-checkpoints" / "fold")
+    from accelerate import PartialState
+
+    from ..modeling import load_tokenizer
+
+    state = PartialState()
+    tokenizer = load_tokenizer(recipe.model)
+    if clear and state.is_main_process:
+        shutil.rmtree(out_dir)
+    state.wait_for_everyone()
+    with state.main_process_first():
+        encoded = encode(table, serializer, tokenizer, recipe.model.max_length)
+    prep = data_mod.Prepared(table, {}, schema, serializer)
+    return CvInputs(prep, y, encoded, table.to_pandas(), tokenizer, state)
+
+
+def _run_repeats(recipe: RecipeConfig, inputs: CvInputs, folds: int, seeds: int, out_dir: Path):
+    """Every fold of every repeat; a line per finished fold goes to folds.jsonl as it ends."""
+    y = inputs.y
+    per_fold: list[dict[str, Any]] = []
+    oof: dict[str, list[np.ndarray]] = {}
+    raw_runs: list[np.ndarray] = []
+    fold_of = np.full((seeds, len(y)), -1)
+    names = ["transformer", *recipe.baselines, *(["hybrid"] if recipe.model.hybrid else [])]
+    for s in range(seeds):
+        seed = recipe.seed + s
+        fold_recipe = _fold_recipe(recipe, seed)
+        preds = {name: np.full(len(y), np.nan) for name in ["pd_raw", *names]}
+        for k, (train_idx, test_idx) in enumerate(_folds(y, folds, seed)):
+            fold_of[s, test_idx] = k
+            row = run_fold(fold_recipe, inputs, train_idx, test_idx, out_dir)
+            for name, p in row.pop("pd").items():
+                preds[name][test_idx] = p
+            per_fold.append({"seed": seed, "fold": k + 1, **row})
+            if inputs.state.is_main_process:  # progress a long run can be followed (and salvaged) by
+                out_dir.mkdir(parents=True, exist_ok=True)
+                with (out_dir / "folds.jsonl").open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(per_fold[-1]) + "\n")
+            aucs = ", ".join(f"{n} AUC {row.get(f'{n}_auc') or float('nan'):.4f}" for n in names)
+            log.info("seed %d fold %d/%d: %s (%.0f s)", seed, k + 1, folds, aucs, row["seconds"])
+        raw_runs.append(preds.pop("pd_raw"))
+        for name, p in preds.items():
+            oof.setdefault(name, []).append(p)
+    inputs.state.wait_for_everyone()
+    return per_fold, oof, raw_runs, fold_of
+
+
+def _fold_recipe(recipe: RecipeConfig, seed: int) -> RecipeConfig:
+    """The recipe as each fold trains it: its own seed, and no checkpoints unless the recipe reloads
+    the best one at the end (folds are thrown away; only their predictions are kept)."""
+    train = dict(recipe.train)
+    if not train.get("load_best_model_at_end"):
+        train["save_strategy"] = "no"
+    return dataclasses.replace(recipe, train=train, seed=seed)
+
+
+def _folds(y: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import StratifiedKFold
+
+    return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+
+
+def run_fold(
+    recipe: RecipeConfig, inputs: CvInputs, train_idx: np.ndarray, test_idx: np.ndarray, out_dir: Path
+) -> dict[str, Any]:
+    """Train on the training folds less a validation slice (for calibration and the threshold),
+    predict the held-out fold; fit the baselines on exactly the same rows."""
+    from sklearn.model_selection import train_test_split
+
+    started, y = time.time(), inputs.y
+    fit_idx, valid_idx = train_test_split(
+        train_idx, test_size=recipe.data.split.valid, stratify=y[train_idx], random_state=recipe.seed
+    )
+    fit_idx, valid_idx = np.sort(fit_idx), np.sort(valid_idx)
+    m_valid, m_test = _fit_transformer(recipe, inputs, fit_idx, [valid_idx, test_idx], out_dir)
+    calibrator = fit_calibrator(recipe.calibration, m_valid, y[valid_idx])
+    pd_valid, pd_test = apply_calibrator(calibrator, m_valid), apply_calibrator(calibrator, m_test)
+    preds = {"transformer": pd_test}
+    names = list(dict.fromkeys([*recipe.baselines, *recipe.model.hybrid]))
+    frame, shipped_valid = inputs.frame, pd_valid
+    if names:
+        components = fit_components(names, frame.iloc[fit_idx], y[fit_idx], inputs.prep, recipe.seed)
+        base = {
+            split: {n: c.predict_proba(frame.iloc[idx]) for n, c in components.items()}
+            for split, idx in (("valid", valid_idx), ("test", test_idx))
+        }
+        preds.update({name: base["test"][name] for name in recipe.baselines})
+    if recipe.model.hybrid:  # stacked exactly as `credtune train` ships it: weights from validation rows
+        hybrid = list(recipe.model.hybrid)
+        stacker = fit_stacker(m_valid, base["valid"], y[valid_idx], hybrid)
+        preds["hybrid"] = stacker.predict(m_test, base["test"])
+        shipped_valid = cross_fitted(m_valid, base["valid"], y[valid_idx], hybrid, recipe.seed)
+    d = recipe.decision
+    costs = (d.cost_bad_approved, d.cost_good_rejected)
+    choice = choose_threshold(y[valid_idx], shipped_valid, *costs, d.approval_rate)
+    main = "hybrid" if recipe.model.hybrid else "transformer"
+    fold = assess(y[test_idx], preds, main=main, threshold=choice["threshold"], costs=costs)
+    row: dict[str, Any] = {
+        "train_rows": len(fit_idx),
+        "valid_rows": len(valid_idx),
+        "test_rows": len(test_idx),
+    }
+    for name, scores in fold["models"].items():
+        row.update({f"{name}_{key}": scores[key] for key in FOLD_KEYS})
+    decision = fold["decision"]
+    row.update(
+        threshold=decision["threshold"],
+        approval_rate=decision["approval_rate"],
+        bad_rate_approved=decision["bad_rate_approved"],
+        seconds=round(time.time() - started, 1),
+        pd={**preds, "pd_raw": sigmoid(m_test)},
+    )
+    return row
+
+
+def _fit_transformer(
+    recipe: RecipeConfig, inputs: CvInputs, fit_idx: np.ndarray, predict: list[np.ndarray], out_dir: Path
+) -> list[np.ndarray]:
+    """Fine-tune a fresh model on `fit_idx` (early stopping and checkpoints see the first of
+    `predict`), and return its margins on each index set of `predict`."""
+    from ..modeling import load_model
+
+    encoded, tokenizer = inputs.encoded, inputs.tokenizer
+    model = load_model(recipe.model, inputs.prep.schema["label_names"], tokenizer, recipe.lora, recipe.seed)
+    args = training_arguments(recipe, out_dir / ".cv-checkpoints" / "fold")
+    trainer = build_trainer(
+        recipe, model, tokenizer, args, encoded.select(fit_idx), encoded.select(predict[0])
+    )
+    trainer.train()
+    margins = [predict_margin(trainer, encoded.select(idx)) for idx in predict]
+    del trainer, model
+    gc.collect()
+    return margins
+
+
+def summarize(
+    recipe: RecipeConfig,
+    y: np.ndarray,
+    oof: dict[str, list[np.ndarray]],
+    fold_of: np.ndarray,
+    per_fold: list[dict],
+    shipped: str = "transformer",
+) -> dict[str, Any]:
+    """Pooled OOF metrics per model (PD averaged over repeats), spread over folds, per-repeat
+    figures with the fold-paired comparison of `shipped` against the best baseline, blends."""
+    mean_oof = {name: np.mean(runs, axis=0) for name, runs in oof.items()}
+    blend, blend_scores = _blends(recipe, y, mean_oof, fold_of)
+    pooled = assess(y, {**mean_oof, **blend_scores}, main=shipped)
+    models = pooled["models"]
+    for name in mean_oof:
+        models[name]["folds"] = _spread(name, per_fold)
+    if "blend" in models:
+        models["blend"].update(dict.fromkeys(RANK_ONLY))  # a rank average is not a probability
+    per_seed = [
+        {"seed": recipe.seed + s, **pick(credit_metrics(y, runs), ("auc", "ks", "brier"))}
+        for s, runs in enumerate(oof["transformer"])
+    ]
+    out = {
+        "kind": "cv",
+        "recipe": recipe.name,
+        "folds": int(fold_of.max()) + 1,
+        "seeds": len(oof["transformer"]),
+        "n": pooled["n"],
+        "positive_rate": pooled["positive_rate"],
+        "models": models,
+        "blend": blend,
+        "per_fold": per_fold,
+        "per_seed": per_seed,
+        "deciles": pooled["deciles"],
+        "_blend_scores": blend_scores,
+    }
+    baselines = [name for name in recipe.baselines if name in oof and name != shipped]
+    if baselines:
+        out["repeats"] = compare_repeats(y, oof, per_fold, shipped, baselines, out["folds"])
+    return out
+
+
+def _spread(name: str, per_fold: list[dict]) -> dict[str, Any]:
+    spread = {}
+    for key in FOLD_KEYS:
+        values = [row[f"{name}_{key}"] for row in per_fold if row.get(f"{name}_{key}") is not None]
+        if values:
+            std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+            spread[key] = {"mean": float(np.mean(values)), "std": std, "values": values}
+    return spread
+
+
+def compare_repeats(
+    y: np.ndarray,
+    oof: dict[str, list[np.ndarray]],
+    per_fold: list[dict],
+    shipped: str,
+    baselines: list[str],
+    folds: int,
+) -> dict[str, Any]:
+    """Pooled OOF AUC of every model in each repeat, and `shipped` minus the best baseline.
+
+    The interval is over the fold-paired AUC differences (same rows, same training rows) with
+    Nadeau & Bengio's correction: folds share most of their training rows, so the plain standard
+    error is too small; its variance is scaled by (1/n + n_test/n_train) = (1/n + 1/(K-1))."""
+    from scipy.stats import t as student_t
+
+    pooled = {name: [credit_metrics(y, p)["auc"] for p in runs] for name, runs in oof.items()}
+    summary = {
+        name: {
+            "pooled_auc": values,
+            "mean": float(np.mean(values)),
+            "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+        }
+        for name, values in pooled.items()
+        if all(v is not None for v in values)
+    }
+    best = max(baselines, key=lambda name: summary[name]["mean"])
+    diffs = np.array([row[f"{shipped}_auc"] - row[f"{best}_auc"] for row in per_fold], dtype=float)
+    n = len(diffs)
+    se = float(np.sqrt((1 / n + 1 / max(folds - 1, 1)) * np.var(diffs, ddof=1))) if n > 1 else float("nan")
+    half = float(student_t.ppf(0.975, n - 1) * se) if n > 1 else float("nan")
+    mean = float(diffs.mean())
+    return {
+        "models": summary,
+        "shipped": shipped,
+        "best_baseline": best,
+        "pooled_difference": float(summary[shipped]["mean"] - summary[best]["mean"]),
+        "fold_paired_difference": {"mean": mean, "se": se, "ci95": [mean - half, mean + half], "n": n},
+    }
+
+
+def _blends(recipe: RecipeConfig, y: np.ndarray, mean_oof: dict[str, np.ndarray], fold_of: np.ndarray):
+    """Rank average of transformer and LightGBM, and with `model.blend` a cross-fitted stack."""
+    blend_scores: dict[str, np.ndarray] = {}
+    blend: dict[str, Any] = {}
+    if "lightgbm" not in mean_oof:
+        return blend, blend_scores
+    rank = (_rank01(mean_oof["transformer"]) + _rank01(mean_oof["lightgbm"])) / 2
+    blend_scores["blend"] = rank
+    blend["rank_average"] = pick(credit_metrics(y, rank), ("auc", "gini", "ks"))
+    if recipe.model.blend == "lightgbm":
+        stacked, weights = _cross_fitted_stack(y, mean_oof["transformer"], mean_oof["lightgbm"], fold_of[0])
+        blend_scores["blend_stacked"] = stacked
+        blend["stacked"] = {
+            **pick(credit_metrics(y, stacked), ("auc", "gini", "ks", "brier")),
+            "weights": weights,
+        }
+    return blend, blend_scores
+
+
+def _cross_fitted_stack(y: np.ndarray, p_text: np.ndarray, p_gbm: np.ndarray, fold_of: np.ndarray):
+    """Stacked blend scored honestly: each fold's weights are fitted on the other folds' OOF rows."""
+    out = np.empty(len(y))
+    weights = []
+    for k in np.unique(fold_of):
+        held = fold_of == k
+        blend = fit_blend(p_text[~held], p_gbm[~held], y[~held])
+        out[held] = apply_blend(blend, p_text[held], p_gbm[held])
+        weights.append({"fold": int(k) + 1, "coef": blend["coef"], "intercept": blend["intercept"]})
+    return out, weights
+
+
+def _rank01(p: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    return (rankdata(p) - 1) / max(len(p) - 1, 1)
+
+
+def _write_oof(
+    path: Path, frame: pd.DataFrame, recipe: RecipeConfig, y, fold, pds: dict[str, np.ndarray]
+) -> None:
+    out = pd.DataFrame({"row": np.arange(len(y)), "fold": fold + 1, "label": y})
+    if recipe.data.id and recipe.data.id in frame.columns:
+        out.insert(1, recipe.data.id, frame[recipe.data.id].to_numpy())
+    for name, p in pds.items():
+        out[name] = p
+    out.to_csv(path, index=False)

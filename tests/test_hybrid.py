@@ -1,0 +1,190 @@
+"""The shipped hybrid (transformer stacked with the scorecard and LightGBM) through the real CLI:
+trained, copied elsewhere, scored offline to the PDs its metrics.json recorded, explained,
+evaluated, cross-validated; and every way its folder can be broken is one clear line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import RECIPES, run_cli
+from credtune.errors import ConfigError, ModelError
+from credtune.hybrid import cross_fitted, fit_stacker
+from credtune.scoring import CreditScorer
+
+HYBRID = ["baselines=[logistic, scorecard, lightgbm]", "model.hybrid=[scorecard, lightgbm]"]
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".bin", ".pt", ".pth", ".npy")
+
+
+@pytest.fixture(scope="module")
+def hybrid_run(tmp_path_factory: pytest.TempPathFactory, tiny_overrides: list[str]) -> Path:
+    out = tmp_path_factory.mktemp("hybrid") / "german"
+    result = run_cli("train", "german_credit", *tiny_overrides, *HYBRID, "-o", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "hybrid" in result.stdout
+    return out
+
+
+@pytest.fixture(scope="module")
+def test_csv(hybrid_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from credtune import data, load_recipe
+
+    prep = data.prepare(load_recipe(hybrid_run / "recipe.yaml"))
+    path = tmp_path_factory.mktemp("rows") / "test.csv"
+    prep.split("test").remove_columns("labels").to_pandas().to_csv(path, index=False)
+    return path
+
+
+def test_the_hybrid_is_shipped_with_every_component_reported(hybrid_run: Path):
+    metrics = json.loads((hybrid_run / "metrics.json").read_text())
+    assert metrics["shipped"] == "hybrid"
+    assert {"hybrid", "transformer", "logistic", "scorecard", "lightgbm"} <= set(metrics["models"])
+    assert metrics["auc"] == metrics["models"]["hybrid"]["auc"]  # the headline is what is shipped
+    spec = json.loads((hybrid_run / "model" / "credtune.json").read_text())
+    assert spec["hybrid"]["stacker"]["features"] == ["transformer", "scorecard", "lightgbm"]
+    assert set(spec["hybrid"]["components"]) == {"scorecard", "lightgbm"}
+    files = [p for p in (hybrid_run / "model").rglob("*") if p.is_file()]
+    assert not [p.name for p in files if p.suffix in PICKLE_SUFFIXES]
+    assert {"lightgbm.txt", "lightgbm.json", "scorecard.json"} <= {p.name for p in files}
+    card = (hybrid_run / "model" / "README.md").read_text()
+    assert "hybrid" in card and "scorecard" in card and "lightgbm" in card
+
+
+def test_score_reproduces_metrics_pds_from_a_copied_folder(hybrid_run: Path, test_csv: Path, tmp_path: Path):
+    """Offline, from the model folder alone (copied elsewhere), to 1e-6."""
+    model = tmp_path / "elsewhere" / "model"
+    shutil.copytree(hybrid_run / "model", model)
+    result = run_cli("score", str(model), str(test_csv), "-o", str(tmp_path / "scores.parquet"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    stored = json.loads((hybrid_run / "metrics.json").read_text())["test_predictions"]
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    np.testing.assert_allclose(scores["pd"], stored["pd"]["hybrid"], atol=1e-6)
+    scorer = CreditScorer.from_pretrained(model)
+    rows = pd.read_csv(test_csv)
+    for name in ("transformer", "scorecard", "lightgbm"):
+        np.testing.assert_allclose(scorer.predict_proba(rows, component=name), stored["pd"][name], atol=1e-6)
+
+
+def test_plain_transformers_still_loads_the_folder(hybrid_run: Path):
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(hybrid_run / "model")
+    assert model.config.num_labels == 2
+
+
+def test_explain_occludes_a_field_for_every_component(hybrid_run: Path, test_csv: Path):
+    scorer = CreditScorer.from_pretrained(hybrid_run / "model")
+    rows = pd.read_csv(test_csv).head(6)
+    reasons = scorer.explain(rows, k=3, adverse_only=False)
+    assert all(len(r) == 3 for r in reasons)
+    first = rows.head(1)
+    hidden = scorer.frame(first).assign(duration_in_month=None)
+    assert scorer.hybrid.component_pds(hidden)["lightgbm"] != pytest.approx(
+        scorer.hybrid.component_pds(scorer.frame(first))["lightgbm"]
+    )  # occluding a field reaches the tabular components, not only the text
+
+
+def test_evaluate_reports_the_shipped_hybrid(hybrid_run: Path, test_csv: Path, tmp_path: Path):
+    result = run_cli("evaluate", str(hybrid_run), str(test_csv), "--report", str(tmp_path / "r"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    evaluated = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    trained = json.loads((hybrid_run / "metrics.json").read_text())
+    assert evaluated["shipped"] == "hybrid"
+    for name in ("hybrid", "transformer", "scorecard", "lightgbm"):
+        assert evaluated["models"][name]["brier"] == pytest.approx(trained["models"][name]["brier"], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ([HYBRID[0], "model.hybrid=[scorecard, xgboost]"], "model.hybrid: unknown component 'xgboost'"),
+        (["model.hybrid=[scorecard]"], "'scorecard' is not among the baselines (logistic, lightgbm)"),
+        (["baselines=[]", "model.hybrid=[lightgbm]"], "'lightgbm' is not among the baselines ([] (none))"),
+        ([HYBRID[0], "model.hybrid=[lightgbm, lightgbm]"], "listed twice"),
+    ],
+    ids=["unknown-component", "not-a-baseline", "no-baselines", "twice"],
+)
+def test_bad_hybrid_recipes_are_refused(override: list[str], message: str, tmp_path: Path):
+    from credtune import load_recipe
+
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+        load_recipe("german_credit", override)
+
+
+def break_missing(model: Path) -> None:
+    (model / "hybrid" / "lightgbm.txt").unlink()
+
+
+def break_truncated(model: Path) -> None:
+    path = model / "hybrid" / "scorecard.json"
+    path.write_text(path.read_text()[:100])
+
+
+def break_tampered(model: Path) -> None:
+    path = model / "hybrid" / "lightgbm.txt"
+    path.write_text(path.read_text().replace("shrinkage=", "shrinkage=9", 1))
+
+
+def break_folder(model: Path) -> None:
+    shutil.rmtree(model / "hybrid")
+
+
+def break_weights(model: Path) -> None:
+    spec = json.loads((model / "credtune.json").read_text())
+    spec["hybrid"]["stacker"]["coef"] = ["os.system"]
+    (model / "credtune.json").write_text(json.dumps(spec))
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (break_missing, "file lightgbm.txt is missing"),
+        (break_truncated, "does not match the hash"),
+        (break_tampered, "does not match the hash"),
+        (break_folder, "names a hybrid but hybrid/ is missing"),
+        (break_weights, "one number per feature"),
+    ],
+    ids=["file-missing", "truncated", "tampered", "folder-missing", "weights-not-numbers"],
+)
+def test_a_broken_hybrid_folder_is_one_clear_line(hybrid_run, test_csv, tmp_path, damage, message):
+    model = tmp_path / "model"
+    shutil.copytree(hybrid_run / "model", model)
+    damage(model)
+    with pytest.raises(ModelError, match=message):
+        CreditScorer.from_pretrained(model)
+    out = tmp_path / "scores.parquet"
+    result = run_cli("score", str(model), str(test_csv), "-o", str(out))
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_cv_scores_the_hybrid_out_of_fold_with_repeats(tiny_overrides: list[str], tmp_path: Path):
+    out = tmp_path / "cv"
+    args = ["--folds", "2", "--repeats", "2", "-o", str(out), *tiny_overrides, "data.sample=200"]
+    result = run_cli("cv", "german_credit", *args, *HYBRID)
+    assert result.returncode == 0, result.stderr[-3000:]
+    cv = json.loads((out / "cv.json").read_text())
+    assert "hybrid" in cv["models"] and cv["seeds"] == 2
+    repeats = cv["repeats"]
+    assert repeats["shipped"] == "hybrid" and repeats["best_baseline"] in ("logistic", "scorecard", "lightgbm")
+    assert len(repeats["models"]["hybrid"]["pooled_auc"]) == 2
+    paired = repeats["fold_paired_difference"]
+    assert paired["n"] == 4 and paired["ci95"][0] <= paired["mean"] <= paired["ci95"][1]
+    oof = pd.read_csv(out / "oof.csv")
+    assert oof["hybrid"].notna().all()
+
+
+def test_the_stacker_never_sees_the_labels_it_is_scored_on():
+    rng = np.random.default_rng(0)
+    y = rng.binomial(1, 0.3, 150)
+    margin = y + rng.normal(0, 1, 150)
+    parts = {"lightgbm": np.clip(0.3 + 0.2 * y + rng.normal(0, 0.1, 150), 0.01, 0.99)}
+    first = cross_fitted(margin, parts, y, ["lightgbm"], seed=1)
+    assert 0 < first.min() and first.max() < 1
+    stacker = fit_stacker(margin, parts, y, ["lightgbm"])
+    assert stacker.features == ["transformer", "lightgbm"] and stacker.coef[0] > 0
