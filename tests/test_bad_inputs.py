@@ -283,7 +283,12 @@ CASES = [
     Case(
         "unsupported-file-type", setup(data_name="data.xlsx"), 2, "data.xlsx: unsupported file type '.xlsx'"
     ),
-    Case("parquet-that-is-not", setup(data_name="data.parquet"), 2, "cannot read data.parquet: ArrowInvalid"),
+    Case(
+        "parquet-that-is-not",
+        setup(data_name="data.parquet"),
+        2,
+        "data.parquet is not a Parquet file (it starts with text: 'id,months,amount,purpose'); name it .csv",
+    ),
     Case(
         "duplicate-columns",
         setup(header=["id", "months", "amount", "amount", "note", TARGET]),

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import RECIPES, run_cli
+from conftest import run_cli
 from credtune.errors import ConfigError, ModelError
 from credtune.hybrid import cross_fitted, fit_stacker
 from credtune.scoring import CreditScorer
@@ -53,6 +53,7 @@ def test_the_hybrid_is_shipped_with_every_component_reported(hybrid_run: Path):
     assert {"lightgbm.txt", "lightgbm.json", "scorecard.json"} <= {p.name for p in files}
     card = (hybrid_run / "model" / "README.md").read_text()
     assert "hybrid" in card and "scorecard" in card and "lightgbm" in card
+    assert "Scorecard points" in (hybrid_run / "report.html").read_text(encoding="utf-8")
 
 
 def test_score_reproduces_metrics_pds_from_a_copied_folder(hybrid_run: Path, test_csv: Path, tmp_path: Path):
@@ -103,7 +104,10 @@ def test_evaluate_reports_the_shipped_hybrid(hybrid_run: Path, test_csv: Path, t
     "override, message",
     [
         ([HYBRID[0], "model.hybrid=[scorecard, xgboost]"], "model.hybrid: unknown component 'xgboost'"),
-        (["model.hybrid=[scorecard]"], "'scorecard' is not among the baselines (logistic, lightgbm)"),
+        (
+            ["baselines=[logistic, lightgbm]", "model.hybrid=[scorecard]"],
+            "'scorecard' is not among the baselines (logistic, lightgbm)",
+        ),
         (["baselines=[]", "model.hybrid=[lightgbm]"], "'lightgbm' is not among the baselines ([] (none))"),
         ([HYBRID[0], "model.hybrid=[lightgbm, lightgbm]"], "listed twice"),
     ],
@@ -112,7 +116,9 @@ def test_evaluate_reports_the_shipped_hybrid(hybrid_run: Path, test_csv: Path, t
 def test_bad_hybrid_recipes_are_refused(override: list[str], message: str, tmp_path: Path):
     from credtune import load_recipe
 
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+    with pytest.raises(
+        ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
+    ):
         load_recipe("german_credit", override)
 
 
@@ -171,7 +177,11 @@ def test_cv_scores_the_hybrid_out_of_fold_with_repeats(tiny_overrides: list[str]
     cv = json.loads((out / "cv.json").read_text())
     assert "hybrid" in cv["models"] and cv["seeds"] == 2
     repeats = cv["repeats"]
-    assert repeats["shipped"] == "hybrid" and repeats["best_baseline"] in ("logistic", "scorecard", "lightgbm")
+    assert repeats["shipped"] == "hybrid" and repeats["best_baseline"] in (
+        "logistic",
+        "scorecard",
+        "lightgbm",
+    )
     assert len(repeats["models"]["hybrid"]["pooled_auc"]) == 2
     paired = repeats["fold_paired_difference"]
     assert paired["n"] == 4 and paired["ci95"][0] <= paired["mean"] <= paired["ci95"][1]
@@ -180,11 +190,55 @@ def test_cv_scores_the_hybrid_out_of_fold_with_repeats(tiny_overrides: list[str]
 
 
 def test_the_stacker_never_sees_the_labels_it_is_scored_on():
+    """Each validation row's cross-fitted PD is that of a stacker fitted on the other folds only."""
+    from sklearn.model_selection import StratifiedKFold
+
     rng = np.random.default_rng(0)
     y = rng.binomial(1, 0.3, 150)
     margin = y + rng.normal(0, 1, 150)
     parts = {"lightgbm": np.clip(0.3 + 0.2 * y + rng.normal(0, 0.1, 150), 0.01, 0.99)}
-    first = cross_fitted(margin, parts, y, ["lightgbm"], seed=1)
-    assert 0 < first.min() and first.max() < 1
-    stacker = fit_stacker(margin, parts, y, ["lightgbm"])
-    assert stacker.features == ["transformer", "lightgbm"] and stacker.coef[0] > 0
+    fit, held = next(StratifiedKFold(5, shuffle=True, random_state=1).split(margin, y))
+    direct = fit_stacker(margin[fit], {"lightgbm": parts["lightgbm"][fit]}, y[fit], ["lightgbm"])
+    expected = direct.predict(margin[held], {"lightgbm": parts["lightgbm"][held]})
+    np.testing.assert_allclose(cross_fitted(margin, parts, y, ["lightgbm"], seed=1)[held], expected)
+    assert direct.features == ["transformer", "lightgbm"] and direct.coef[0] > 0
+
+
+def test_a_component_that_cannot_be_fitted_stops_before_training(tiny_overrides: list[str], tmp_path: Path):
+    """Notes carry the signal, the one table column is constant: the scorecard has nothing to bin."""
+    rng = np.random.default_rng(0)
+    words = np.array(["late", "paid", "salary", "rent", "loan", "card", "car", "home"])
+    y = rng.binomial(1, 0.3, 80)
+    notes = [" ".join(rng.choice(words, 6)) + (" arrears" if t else "") for t in y]
+    pd.DataFrame({"outcome": np.where(y, "bad", "good"), "constant": 1, "note": notes}).to_csv(
+        tmp_path / "notes.csv", index=False
+    )
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        "data: {path: notes.csv, target: outcome, positive: bad, text: [note], numeric: [constant]}\n"
+        "baselines: [scorecard]\nmodel: {hybrid: [scorecard]}\n"
+    )
+    out = tmp_path / "out"
+    result = run_cli("train", str(recipe), *tiny_overrides, "-o", str(out))
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "scorecard: no usable column" in result.stderr and "Traceback" not in result.stderr
+    assert not (out / "metrics.json").exists() and not (out / "model").exists()
+    assert not (out / "checkpoints").exists()  # refused before the transformer trained
+
+
+def test_equal_weights_average_the_standardized_log_odds():
+    """`model.hybrid_weights: equal` learns only a slope and an intercept (Platt on the average)."""
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(3)
+    y = rng.binomial(1, 0.3, 150)
+    margin = 3 * y + rng.normal(0, 2, 150)
+    parts = {"scorecard": np.clip(0.3 + 0.1 * y + rng.normal(0, 0.1, 150), 0.01, 0.99)}
+    stacker = fit_stacker(margin, parts, y, ["scorecard"], "equal")
+    x = np.column_stack([margin, np.log(parts["scorecard"] / (1 - parts["scorecard"]))])
+    average = ((x - x.mean(axis=0)) / x.std(axis=0)).mean(axis=1)
+    pd_ = stacker.predict(margin, parts)
+    np.testing.assert_allclose(rankdata(pd_), rankdata(average))
+    coef = np.asarray(stacker.coef) * x.std(axis=0)
+    assert coef[0] == pytest.approx(coef[1]) and coef[0] > 0  # the same weight on every part
+    assert abs(pd_.mean() - y.mean()) < 0.02  # calibrated: the mean PD is the bad rate

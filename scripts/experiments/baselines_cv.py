@@ -9,7 +9,7 @@ AUCs (mean and std over all 15 folds) and wall time. Everything single-threaded.
     OMP_NUM_THREADS=1 .venv/bin/python scripts/experiments/baselines_cv.py            # both datasets
     OMP_NUM_THREADS=1 .venv/bin/python scripts/experiments/baselines_cv.py german_credit --models logistic
 
-Writes scripts/experiments/baselines_cv_<dataset>.json.
+Writes docs/experiments/baselines/baselines_cv_<dataset>.json.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from credtune.baselines import fit_component
 from credtune.baselines.component import package_version
 
 ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
 REPEATS = (42, 43, 44)
 FOLDS = 5
 SEED = 42  # credtune's default recipe seed, used for every fit
@@ -125,7 +124,7 @@ def run(dataset: str, models: list[str]) -> None:
             "cores_available": len(os.sched_getaffinity(0)),
         },
     }
-    path = HERE / f"baselines_cv_{dataset}.json"
+    path = ROOT / "docs" / "experiments" / "baselines" / f"baselines_cv_{dataset}.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
     for m, r in results.items():
         print(

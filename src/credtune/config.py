@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import os
-import re
+import itertools
 import types
 import typing
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .errors import ConfigError, did_you_mean
+from .recipe_files import find_recipe, parse_value, read_yaml
+
+__all__ = ["find_recipe", "load_recipe", "parse_value", "recipe_from_dict", "resolve_data_path"]
 
 
 @dataclass
@@ -44,6 +45,7 @@ class DataConfig:
     protected: list[str] = field(default_factory=list)
     categorical: list[str] = field(default_factory=list)
     numeric: list[str] = field(default_factory=list)
+    parse: dict[str, str] = field(default_factory=dict)  # column -> "money", "percent", "date:%d/%m/%Y", ...
     sample: int | None = None
     split: SplitConfig = field(default_factory=SplitConfig)
 
@@ -73,6 +75,7 @@ class ModelConfig:
     quantization: str | None = None
     blend: str | None = None
     hybrid: list[str] = field(default_factory=list)  # baselines stacked with the transformer (shipped)
+    hybrid_weights: str = "equal"  # equal: standardized log-odds averaged; fitted: free logistic weights
 
 
 @dataclass
@@ -128,53 +131,11 @@ CHOICES = {
     "calibration": ("temperature", "platt", "isotonic", "none"),
     "model.quantization": (None, "4bit"),
     "model.blend": (None, "lightgbm"),
+    "model.hybrid_weights": ("equal", "fitted"),
 }
 
 
 BASELINES = ("logistic", "scorecard", "lightgbm", "catboost")
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 scalars: `1e-5` is a float, and only true/false are booleans
-    (so `eval_strategy: no` stays the string Trainer expects)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.\d*)?[eE][-+]?\d+$|^[-+]?\d[\d_]*\.\d*$|^[-+]?\.\d+$"),
-    list("-+0123456789."),
-)
-
-
-def parse_value(text: str) -> Any:
-    """Parse one override value the way the YAML file would."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-
-
-def find_recipe(name: str | Path) -> Path:
-    """A path as given, else a recipe shipped with credtune (`german_credit` or `german_credit.yaml`)."""
-    path = Path(name)
-    if path.is_file():
-        return path
-    stem = path.name if path.suffix in (".yaml", ".yml") else f"{path.name}.yaml"
-    candidates = [
-        resources.files("credtune") / "recipes" / stem,
-        Path(__file__).parents[2] / "recipes" / stem,
-    ]
-    for candidate in candidates:
-        if candidate.is_file():
-            return Path(str(candidate))
-    if path.is_dir():
-        raise ConfigError(f"recipe {name} is a directory, not a YAML file")
-    raise ConfigError(f"recipe not found: {name}")
 
 
 def load_recipe(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> RecipeConfig:
@@ -183,48 +144,10 @@ def load_recipe(path: str | Path, overrides: list[str] | dict[str, Any] | None =
     `extends: other.yaml` (relative to the recipe) starts from another recipe, so a variant holds
     only what differs from it."""
     path = find_recipe(path)
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     raw.setdefault("name", path.stem)
     raw["source_dir"] = str(path.resolve().parent)
     return recipe_from_dict(raw, overrides)
-
-
-def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}  # noqa: S506
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a UTF-8 text file") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a recipe is a mapping of sections (data, serialize, model, train, ...)")
-    parent = raw.pop("extends", None)
-    if parent is None:
-        return raw
-    base_path = path.parent / str(parent)
-    base_path = base_path if base_path.is_file() else find_recipe(str(parent))
-    if base_path.resolve() in seen:
-        raise ConfigError(f"{path}: 'extends' loops back to {base_path}")
-    base = _read_yaml(base_path, (*seen, path.resolve()))
-    base_data = base.get("data")
-    if (
-        isinstance(base_data, dict)
-        and base_data.get("path")
-        and not Path(str(base_data["path"])).is_absolute()
-    ):
-        # data paths are relative to the recipe that names them, wherever the child lives
-        target = base_path.resolve().parent / str(base_data["path"])
-        base_data["path"] = os.path.relpath(target, path.resolve().parent)
-    return _merge(base, raw)
-
-
-def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in top.items():
-        out[key] = (
-            _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-        )
-    return out
 
 
 def recipe_from_dict(
@@ -335,8 +258,10 @@ def _check(recipe: RecipeConfig) -> None:
     if recipe.points.odds <= 0 or recipe.points.pdo <= 0:
         raise ConfigError("points: odds and pdo must be positive")
     for key, value in recipe.train.items():
-        if "batch_size" in key and isinstance(value, (int, float)) and value <= 0:
+        sized = "batch_size" in key or key == "gradient_accumulation_steps"
+        if sized and isinstance(value, (int, float)) and value <= 0:
             raise ConfigError(f"train.{key}: must be positive, got {value}")
+    check_data_roles(recipe.data)
     for name in recipe.baselines:
         if name not in BASELINES:
             raise ConfigError(f"baselines: unknown baseline '{name}'{did_you_mean(name, BASELINES)}")
@@ -351,6 +276,52 @@ def _check(recipe: RecipeConfig) -> None:
             )
     if len(set(recipe.model.hybrid)) != len(recipe.model.hybrid):
         raise ConfigError("model.hybrid: a component is listed twice")
+
+
+# role pairs that contradict each other: a column is serialized one way, or not at all
+_SERIALIZED = ("text", "categorical", "numeric")
+_CLASHES = {frozenset(pair) for pair in itertools.combinations(_SERIALIZED, 2)} | {
+    frozenset((role, hidden)) for role in _SERIALIZED for hidden in ("id", "exclude")
+}
+
+
+def check_data_roles(data: DataConfig) -> None:
+    """One role per column (protected columns may also be typed; they are hidden unless asked),
+    two different classes, and parse formats credtune knows, before any file is read."""
+    from .parsing import check_parse
+
+    roles: dict[str, list[str]] = {}
+    for role in ("target", "id", "text", "categorical", "numeric", "exclude", "protected", "parse"):
+        value = getattr(data, role)
+        for name in dict.fromkeys([value] if isinstance(value, str) else (value or [])):
+            roles.setdefault(str(name), []).append(role)
+    for name, listed in roles.items():
+        for a, b in itertools.combinations(listed, 2):
+            clash = "target" in (a, b) or frozenset((a, b)) in _CLASHES
+            clash |= "parse" in (a, b) and bool({a, b} & {"text", "categorical", "id", "exclude"})
+            if clash:
+                raise ConfigError(
+                    f"column '{name}' is listed as both data.{a} and data.{b}; give each column one role"
+                )
+    if data.positive is not None and _class_key(data.positive) == _class_key(data.negative):
+        raise ConfigError(
+            f"data.positive and data.negative are both '{_class_key(data.positive)}'; "
+            "they must name the two different classes"
+        )
+    for name, parse in data.parse.items():
+        try:
+            check_parse(parse)
+        except ValueError as exc:
+            raise ConfigError(f"data.parse.{name}: {exc}") from None
+
+
+def _class_key(value: Any) -> str | None:
+    """A target value as compared (as `data.label_key`): 1, 1.0 and '1' are one class."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip() or None
 
 
 def resolve_data_path(recipe: RecipeConfig) -> Path:

@@ -8,6 +8,7 @@ text and turn logits into a calibrated PD, points and a decision. Plain JSON, re
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from .serialize import Serializer
 
 FILENAME = "credtune.json"
 FORMAT_VERSION = 1
+KINDS = ("numeric", "categorical", "text")
 
 
 def _credtune_version() -> str:
@@ -115,8 +117,51 @@ def spec_from_dict(raw: Any, where: str = FILENAME) -> ModelSpec:
 
     check_entry(raw.get("hybrid"), where)
     threshold = raw.get("threshold")
-    if threshold is not None and (
-        isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1
-    ):
+    if threshold is not None and (not _is_number(threshold) or not 0 <= threshold <= 1):
         raise ModelError(f"{where}: threshold must be a probability in [0, 1], got {threshold!r}")
+    check_points(raw.get("points", {"base": 600.0, "odds": 50.0, "pdo": 20.0}), where)
+    check_columns(schema, raw["serializer"], where)
     return ModelSpec(**{"credtune_version": "unrecorded", **raw})
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_points(points: Any, where: str) -> None:
+    """Scorecard scaling: base points, base odds and points to double the odds, as finite numbers
+    (odds and pdo positive), or every applicant's points would be NaN or of the wrong sign."""
+    if not isinstance(points, dict) or set(points) != {"base", "odds", "pdo"}:
+        raise ModelError(f"{where}: points must hold exactly base, odds and pdo, got {points!r}")
+    for key, value in points.items():
+        if not _is_number(value) or (key != "base" and value <= 0):
+            want = "a number" if key == "base" else "a positive number"
+            raise ModelError(f"{where}: points.{key} must be {want}, got {value!r}")
+
+
+def check_columns(schema: dict[str, Any], serializer: dict[str, Any], where: str) -> None:
+    """Every column a known kind with a known parse, named once, and the serializer's fields the
+    same columns with the same kinds: a tampered file must not make scoring read a field wrongly."""
+    from .parsing import check_parse
+
+    kinds: dict[str, str] = {}
+    for i, column in enumerate(schema["columns"]):
+        if not isinstance(column, dict) or not isinstance(column.get("name"), str):
+            raise ModelError(f"{where}: schema.columns[{i}] must be an object with a name")
+        name, kind = column["name"], column.get("kind")
+        if kind not in KINDS:
+            raise ModelError(
+                f"{where}: schema.columns[{i}] ('{name}') has kind {kind!r}, not one of {', '.join(KINDS)}"
+            )
+        if name in kinds:
+            raise ModelError(f"{where}: schema.columns names '{name}' twice")
+        try:
+            check_parse(column.get("parse"))
+        except ValueError as exc:
+            raise ModelError(f"{where}: schema.columns[{i}] ('{name}'): {exc}") from None
+        if column.get("parse") and kind != "numeric":
+            raise ModelError(f"{where}: schema.columns[{i}] ('{name}') is parsed but not numeric")
+        kinds[name] = kind
+    fields = {f.get("name"): f.get("kind") for f in serializer.get("fields", []) if isinstance(f, dict)}
+    if fields != kinds:
+        raise ModelError(f"{where}: the serializer's fields do not match schema.columns (names or kinds)")

@@ -1,7 +1,9 @@
 """Labelled tables: target values to labels, column roles, the schema, and the splits.
 
-Files are read by `files.read_table`; the schema built here is the `schema` section of
-credtune.json, and the serializer it configures is the one scoring rebuilds from that file.
+Files are read by `files.read_table` and their formatted text columns (money, rates, dates) read
+as numbers by `formats.typed_columns`; the schema built here is the `schema` section of
+credtune.json (with each column's `parse`), and the serializer it configures is the one scoring
+rebuilds from that file.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import pyarrow.compute as pc
 from .config import DataConfig, RecipeConfig, SerializeConfig, resolve_data_path
 from .errors import DataError, did_you_mean
 from .files import read_table
+from .formats import is_nested, looks_formatted, parses_of, time_keys, typed_columns
+from .parsing import looks_like_id_name
 from .serialize import FieldSpec, Serializer
 
 log = logging.getLogger(__name__)
@@ -56,22 +60,30 @@ def load_labelled(cfg: DataConfig, path: Path, seed: int = 0) -> datasets.Datase
         raise DataError("data.target is not set: name the column that says whether the loan defaulted")
     if cfg.target not in columns:
         raise DataError(f"target column '{cfg.target}' not in {path.name}{did_you_mean(cfg.target, columns)}")
-    for role in ("id", "text", "exclude", "categorical", "numeric"):
-        names = getattr(cfg, role)
-        for name in [names] if isinstance(names, str) else names or []:
-            if name not in columns:
-                raise DataError(
-                    f"data.{role}: column '{name}' not in {path.name}{did_you_mean(name, columns)}"
-                )
-    if cfg.split.time_column and cfg.split.time_column not in columns:
-        raise DataError(f"data.split.time_column: column '{cfg.split.time_column}' not in {path.name}")
+    check_roles_exist(cfg, columns, path.name)
+    if is_nested(table.features.arrow_schema.field(cfg.target).type):
+        raise DataError(
+            f"{path.name}: target column '{cfg.target}' holds nested values; give one value per row"
+        )
     table = add_labels(table, cfg)
     if cfg.sample and cfg.sample < len(table):
         keep = _stratified_indices(np.asarray(table[LABEL]), cfg.sample / len(table), seed)
         table = table.select(np.sort(keep))
     if len(table) != table.data.num_rows:  # rows dropped or sampled: make `table.data` hold just these rows
         table = table.flatten_indices()
-    return table
+    hidden = {cfg.target, LABEL, cfg.id, *cfg.exclude, *cfg.text, *cfg.protected}
+    return typed_columns(table, cfg, path.name, hidden)
+
+
+def check_roles_exist(cfg: DataConfig, columns: list[str], source: str) -> None:
+    """Every column the recipe names is in the file: a misspelled protected or excluded column
+    would otherwise be serialized (an applicant's age in the model's text)."""
+    named = ("id", "text", "exclude", "protected", "categorical", "numeric", "parse", "split.time_column")
+    for role in named:
+        names = cfg.split.time_column if role == "split.time_column" else getattr(cfg, role)
+        for name in [names] if isinstance(names, str) else names or []:
+            if name not in columns:
+                raise DataError(f"data.{role}: column '{name}' not in {source}{did_you_mean(name, columns)}")
 
 
 def add_labels(table: datasets.Dataset, cfg: DataConfig) -> datasets.Dataset:
@@ -132,8 +144,9 @@ def build_schema(
     """Decide every column's role and kind; number bands and categories come from `fit_rows` only."""
     label_values = _label_names(table, cfg)
     hidden = _hidden(cfg, scfg)
+    parses = parses_of(table)
     fit = pa.array(np.asarray(fit_rows, dtype=np.int64))  # `select(...).data` would still hold every row
-    columns = []
+    columns, identifiers = [], []
     for name in table.column_names:
         if name in hidden or name is None:
             continue
@@ -142,11 +155,16 @@ def build_schema(
             log.warning("column '%s' is empty in every row; left out of the text", name)
             continue
         kind = _kind(name, arrow.type, cfg)
+        if kind != "text" and parses.get(name) in (None, "number") and _identifier(name, arrow, cfg):
+            identifiers.append(name)
+            continue
         if kind == "categorical" and name not in cfg.categorical:
             _warn_mixed(name, arrow)
         if pa.types.is_floating(arrow.type) and (n_inf := pc.sum(pc.is_inf(arrow)).as_py()):
             log.warning("column '%s' has %d infinite value(s); they are read as missing", name, n_inf)
         column: dict[str, Any] = {"name": name, "kind": kind, "dtype": str(arrow.type)}
+        if name in parses:
+            column["parse"] = parses[name]
         if kind == "numeric":
             column["bands"] = _bands(arrow.take(fit))
         elif kind == "categorical":
@@ -164,8 +182,35 @@ def build_schema(
         "id": cfg.id,
         "columns": columns,
         "protected": list(cfg.protected),
-        "excluded": list(cfg.exclude),
+        "excluded": [*cfg.exclude, *identifiers],
     }
+
+
+def _identifier(name: str, column: pa.ChunkedArray, cfg: DataConfig) -> bool:
+    """A column with a different value in every row (text, or integers named like an id or
+    numbering the rows) tells the model nothing it can learn: say so and leave it out, unless the
+    recipe types it."""
+    if name in cfg.categorical or name in cfg.numeric or len(column) < 20 or column.null_count:
+        return False
+    text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    if not (text or pa.types.is_integer(column.type)):
+        return False
+    if pc.count_distinct(column).as_py() != len(column):
+        return False
+    if not text and not looks_like_id_name(name):  # a count or amount may differ in every row too
+        low, high = pc.min_max(column).values()
+        if high.as_py() - low.as_py() + 1 != len(column):  # unless it numbers the rows
+            return False
+    if text and 2 * (pc.sum(pc.match_substring_regex(column, _NUMBER)).as_py() or 0) >= len(column):
+        return False  # mostly numbers with a few words: amounts read as text (see `_warn_mixed`)
+    if text and looks_formatted(pc.unique(column).to_pylist()) is not None:
+        return False  # amounts or dates in a format not read as numbers (said in `formats`)
+    log.warning(
+        "column '%s' has a different value in every row (an identifier?): left out of the text; set "
+        "data.id to it, data.text if it is a note, or list it under data.categorical to serialize it",
+        name,
+    )
+    return True
 
 
 def _hidden(cfg: DataConfig, scfg: SerializeConfig) -> set[str | None]:
@@ -268,7 +313,8 @@ def split_indices(table: datasets.Dataset, cfg: DataConfig, seed: int) -> dict[s
     n = len(table)
     labels = np.asarray(table[LABEL])
     if cfg.split.time_column:
-        order = np.argsort(np.asarray(table[cfg.split.time_column], dtype=object).astype(str), kind="stable")
+        keys = time_keys(table.data.column(cfg.split.time_column), cfg.split.time_column, cfg)
+        order = np.argsort(keys, kind="stable")
         n_test, n_valid = int(round(n * cfg.split.test)), int(round(n * cfg.split.valid))
         parts = {"train": order[: n - n_test - n_valid], "valid": order[n - n_test - n_valid : n - n_test]}
         parts["test"] = order[n - n_test :]

@@ -27,8 +27,10 @@ from .metrics import (
     decision_summary,
     fairness_table,
     fit_calibrator,
+    logit,
     psi,
     psi_reading,
+    sigmoid,
 )
 
 log = logging.getLogger(__name__)
@@ -43,15 +45,6 @@ class Evaluation:
     blend: dict[str, Any] | None = None
     arrays: dict[str, Any] = field(default_factory=dict)
     hybrid: Any = None  # credtune.hybrid.Hybrid when the recipe ships one
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
-
-
-def logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
 
 
 def pick(d: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -115,7 +108,9 @@ def stability(reference: pd.DataFrame, current: pd.DataFrame, pd_ref, pd_cur, nu
     }
 
 
-def evaluate_run(recipe: RecipeConfig, prep: Any, margins: dict[str, np.ndarray]) -> Evaluation:
+def evaluate_run(
+    recipe: RecipeConfig, prep: Any, margins: dict[str, np.ndarray], components: dict[str, Any] | None = None
+) -> Evaluation:
     """Calibrate on validation, fit the baselines on train (and stack the hybrid on validation),
     then report every check on test for the shipped model: the hybrid when the recipe asks for one."""
     frames = {name: prep.split(name).to_pandas() for name in ("train", "valid", "test")}
@@ -125,7 +120,8 @@ def evaluate_run(recipe: RecipeConfig, prep: Any, margins: dict[str, np.ndarray]
     raw_test = sigmoid(margins["test"])
 
     names = list(dict.fromkeys([*recipe.baselines, *recipe.model.hybrid]))
-    components = fit_components(names, frames["train"], y["train"], prep, recipe.seed) if names else {}
+    if components is None:
+        components = fit_components(names, frames["train"], y["train"], prep, recipe.seed) if names else {}
     base = {split: {n: c.predict_proba(frames[split]) for n, c in components.items()} for split in frames}
     models: dict[str, np.ndarray] = {"transformer": pds["test"]}
     models.update({name: base["test"][name] for name in recipe.baselines})
@@ -155,6 +151,12 @@ def evaluate_run(recipe: RecipeConfig, prep: Any, margins: dict[str, np.ndarray]
         groups=protected_groups(frames["test"], recipe.data.protected),
     )
     metrics["shipped"] = main
+    if hybrid is not None:
+        metrics["hybrid"] = hybrid.describe()
+    if "scorecard" in components:
+        from .baselines import points_table
+
+        metrics["scorecard_points"] = points_table(components["scorecard"])
     metrics["stability"] = stability(
         frames["train"], frames["test"], shipped["train"], shipped["test"], prep.numeric, prep.categorical
     )
@@ -168,10 +170,13 @@ def stack_hybrid(recipe: RecipeConfig, components: dict, base: dict, margins: di
     from .hybrid import Hybrid, cross_fitted, fit_stacker
 
     names = list(recipe.model.hybrid)
-    stacker = fit_stacker(margins["valid"], base["valid"], y_valid, names)
-    hybrid = Hybrid({name: components[name] for name in names}, stacker)
+    weights = recipe.model.hybrid_weights
+    stacker = fit_stacker(margins["valid"], base["valid"], y_valid, names, weights)
+    hybrid = Hybrid(
+        {name: components[name] for name in names}, stacker, f"validation split ({len(y_valid)} rows)"
+    )
     pds = {split: stacker.predict(margins[split], base[split]) for split in ("train", "test")}
-    pds["valid"] = cross_fitted(margins["valid"], base["valid"], y_valid, names, recipe.seed)
+    pds["valid"] = cross_fitted(margins["valid"], base["valid"], y_valid, names, recipe.seed, weights)
     return hybrid, pds
 
 

@@ -18,6 +18,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .contract import ModelSpec, load_spec
 from .errors import ModelError
+from .model_folder import check_labels, check_links
 
 log = logging.getLogger(__name__)
 REPO_PLACEHOLDER = "<user>/"
@@ -101,11 +102,27 @@ def card_sections(spec: ModelSpec, metrics: dict[str, Any]) -> dict[str, str]:
         ]
         fairness = "\n## Fairness (test split)\n" + "\n".join(lines) + "\n"
     return {
+        "shipped": shipped_paragraph(metrics),
         "fields": fields,
         "hidden": hidden,
         "metrics_table": "\n".join(table) if models else "not recorded",
         "fairness": fairness,
     }
+
+
+def shipped_paragraph(metrics: dict[str, Any]) -> str:
+    """What `CreditScorer` scores with: the transformer alone, or the hybrid and its parts."""
+    hybrid = metrics.get("hybrid")
+    if not hybrid:
+        return "The fine-tuned transformer alone, its logit margin calibrated on the validation split."
+    weights = ", ".join(f"{name} {coef:+.3f}" for name, coef in hybrid["weights"].items())
+    return (
+        f"A hybrid: the transformer's logit margin stacked with {', '.join(hybrid['components'])} "
+        "(files in `hybrid/`: JSON and LightGBM/CatBoost text models, no pickle) by a logistic "
+        f"regression fitted on the {hybrid['fitted_on']} (weights: {weights}). `CreditScorer` scores "
+        'with the hybrid; `predict_proba(df, component="transformer")` gives the transformer alone. '
+        "The table below shows every part on the same test rows."
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -136,8 +153,11 @@ _LOCAL_PATH = re.compile(r"(?<![\w.:/])(?:/(?:tmp|home|Users|root|work|mnt|scrat
 
 
 def upload_plan(folder: str | Path) -> list[tuple[str, int]]:
-    """Every file `upload_folder` would send, with its size (hidden folders such as .git excluded)."""
+    """Every file `upload_folder` would send, with its size (hidden folders such as .git excluded).
+    A symlink leading outside the folder is refused, not listed: `upload_folder` would follow it
+    and publish a file of this machine that is no part of the model."""
     folder = Path(folder)
+    check_links(folder, "upload")
     files = []
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
@@ -151,11 +171,13 @@ def check_publishable(folder: str | Path) -> list[tuple[str, int]]:
     folder = Path(folder)
     if not folder.is_dir():
         raise ModelError(f"no model folder at {folder}")
-    load_spec(folder)  # ModelError when credtune.json is missing or invalid
+    check_links(folder, "upload")
+    spec = load_spec(folder)  # ModelError when credtune.json is missing or invalid
     if not (folder / "config.json").is_file() or not any(folder.glob("*.safetensors")):
         raise ModelError(
             f"{folder} lacks config.json or safetensors weights; push the `model/` folder of a run"
         )
+    check_labels(folder, spec.label_names)
     plan = upload_plan(folder)
     for name, size in plan:
         if name.endswith((".json", ".md", ".txt", ".yaml")) and size < 5_000_000:

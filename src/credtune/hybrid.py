@@ -25,19 +25,12 @@ import numpy as np
 import pandas as pd
 
 from .errors import ModelError
+from .metrics import logit, sigmoid
 
 FOLDER = "hybrid"
 TRANSFORMER = "transformer"
-STACK_C = 1.0  # L2 strength of the stacker: ~150 validation rows for 2-5 weights
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+FLAT = 1e-3  # log-odds spread below which a part carries no information (`equal` weights)
+STACK_C = 1.0  # L2 strength of the `fitted` stacker: ~150 validation rows for 2-5 weights
 
 
 @dataclass
@@ -50,24 +43,44 @@ class Stacker:
 
     def predict(self, margin: np.ndarray, component_pds: Mapping[str, np.ndarray]) -> np.ndarray:
         x = stack_features(margin, component_pds, self.features)
-        return _sigmoid(x @ np.asarray(self.coef) + self.intercept)
+        return sigmoid(x @ np.asarray(self.coef) + self.intercept)
 
 
 def stack_features(margin: np.ndarray, component_pds: Mapping[str, np.ndarray], names: Sequence[str]):
     columns = [np.asarray(margin, dtype=float)]
-    columns += [_logit(component_pds[name]) for name in names[1:]]
+    columns += [logit(component_pds[name]) for name in names[1:]]
     return np.column_stack(columns)
 
 
 def fit_stacker(
-    margin: np.ndarray, component_pds: Mapping[str, np.ndarray], y: np.ndarray, names: Sequence[str]
+    margin: np.ndarray,
+    component_pds: Mapping[str, np.ndarray],
+    y: np.ndarray,
+    names: Sequence[str],
+    weights: str = "equal",
 ) -> Stacker:
+    """The stacker on the validation rows. `equal`: every part's log-odds standardized on those
+    rows and averaged, then one slope and intercept fitted (Platt) so the output is a PD; only two
+    numbers are learned, so a ~150-row validation split cannot overfit them. `fitted`: a free
+    logistic regression on the parts (one weight each). Both are one linear logistic model."""
     from sklearn.linear_model import LogisticRegression
 
     features = [TRANSFORMER, *names]
     x = stack_features(margin, component_pds, features)
-    model = LogisticRegression(C=STACK_C, max_iter=1000).fit(x, y)
-    return Stacker(features, [float(c) for c in model.coef_[0]], float(model.intercept_[0]))
+    if weights == "fitted":
+        model = LogisticRegression(C=STACK_C, max_iter=1000).fit(x, y)
+        return Stacker(features, [float(c) for c in model.coef_[0]], float(model.intercept_[0]))
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    # a part whose log-odds barely move (an untrained model says the same for every applicant)
+    # would have its float noise blown up by the standardization: it gets no weight
+    use = std > FLAT
+    if not use.any():
+        use[:] = True
+    scale = np.where(use & (std > 0), std * use.sum(), np.inf)
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(((x - mean) / scale).sum(axis=1, keepdims=True), y)
+    slope, intercept = float(platt.coef_[0][0]), float(platt.intercept_[0])
+    coef = slope / scale
+    return Stacker(features, [float(c) for c in coef], intercept - float(coef @ mean))
 
 
 def cross_fitted(
@@ -76,6 +89,7 @@ def cross_fitted(
     y: np.ndarray,
     names: Sequence[str],
     seed: int,
+    weights: str = "equal",
     folds: int = 5,
 ) -> np.ndarray:
     """Hybrid PDs for the stacker's own rows, each fold scored by weights fitted on the others."""
@@ -84,7 +98,8 @@ def cross_fitted(
     folds = max(2, min(folds, int(np.bincount(y, minlength=2).min())))
     out = np.empty(len(y))
     for fit, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(margin, y):
-        stacker = fit_stacker(margin[fit], {n: p[fit] for n, p in component_pds.items()}, y[fit], names)
+        parts = {n: p[fit] for n, p in component_pds.items()}
+        stacker = fit_stacker(margin[fit], parts, y[fit], names, weights)
         out[held] = stacker.predict(margin[held], {n: p[held] for n, p in component_pds.items()})
     return out
 
@@ -95,6 +110,7 @@ class Hybrid:
 
     components: dict[str, Any]  # name -> credtune.baselines.Component
     stacker: Stacker
+    fitted_on: str = "validation split"
 
     def component_pds(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         return {name: c.predict_proba(frame) for name, c in self.components.items()}
@@ -102,7 +118,17 @@ class Hybrid:
     def predict(self, margin: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
         return self.stacker.predict(margin, self.component_pds(frame))
 
-    def save(self, model_dir: Path, fitted_on: str) -> dict[str, Any]:
+    def describe(self) -> dict[str, Any]:
+        """For metrics.json and the card: the parts, their weights, and where they were fitted."""
+        s = self.stacker
+        return {
+            "components": list(self.components),
+            "weights": dict(zip(s.features, s.coef)),
+            "intercept": s.intercept,
+            "fitted_on": self.fitted_on,
+        }
+
+    def save(self, model_dir: Path) -> dict[str, Any]:
         """Write the component files into `model_dir/hybrid/`; returns credtune.json's entry."""
         folder = Path(model_dir) / FOLDER
         metas = {name: c.save(folder, prefix=name) for name, c in self.components.items()}
@@ -112,7 +138,7 @@ class Hybrid:
                 "features": self.stacker.features,
                 "coef": self.stacker.coef,
                 "intercept": self.stacker.intercept,
-                "fitted_on": fitted_on,
+                "fitted_on": self.fitted_on,
             },
         }
 

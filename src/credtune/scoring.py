@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,13 @@ import pandas as pd
 import pyarrow as pa
 from huggingface_hub import ModelHubMixin
 
-from .contract import FILENAME, ModelSpec, load_spec
+from .contract import ModelSpec, load_spec
 from .errors import DataError, ModelError
+from .model_folder import check_labels, check_links, resolve_model_folder
+from .parsing import NotParsed, TooBig, parse_value
 
 log = logging.getLogger(__name__)
+__all__ = ["CreditScorer", "as_scorer", "resolve_model_folder"]
 INT_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 FLOAT_TYPES = ("float", "double", "halffloat", "float16", "float32", "float64")
 
@@ -52,11 +56,14 @@ class CreditScorer(
         self.shipped = "hybrid" if hybrid is not None else "transformer"
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device).eval()
-        self.batch_size = batch_size
+        self.batch_size = check_batch_size(batch_size)
         self.serializer = spec.make_serializer()
         self.id_column: str | None = spec.schema.get("id")
         dtypes = {c["name"]: c.get("dtype", "") for c in spec.schema["columns"]}
         self._fields = [(f.name, f.kind, dtypes.get(f.name, "")) for f in self.serializer.fields]
+        self._parses = {c["name"]: c.get("parse") for c in spec.schema["columns"]}
+        # column -> the values of a number column that were not numbers (read as missing, counted)
+        self.not_numbers: dict[str, list[Any]] = {}
         self._has_text = any(kind == "text" for _, kind, _ in self._fields)
         self._note_chars = (spec.max_length + 1) * 64  # far beyond what the token budget keeps
         self._reported_extra = False
@@ -97,8 +104,10 @@ class CreditScorer(
         from .modeling import check_model_folder, ensure_pad_token
 
         folder = Path(model_id)
+        check_links(folder)
         spec = load_spec(folder)
         check_model_folder(folder, allow_pickle)
+        check_labels(folder, spec.label_names)
         try:
             tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
             model = AutoModelForSequenceClassification.from_pretrained(
@@ -124,8 +133,7 @@ class CreditScorer(
         merged(self.model).save_pretrained(save_directory, safe_serialization=True)
         self.tokenizer.save_pretrained(save_directory)
         if self.hybrid is not None:  # component files first: credtune.json records their hashes
-            fitted_on = ((self.spec.hybrid or {}).get("stacker") or {}).get("fitted_on", "validation split")
-            self.spec.hybrid = self.hybrid.save(Path(save_directory), fitted_on)
+            self.spec.hybrid = self.hybrid.save(Path(save_directory))
         self.spec.save(save_directory)
         (self.card or model_card(self.spec, {})).save(Path(save_directory) / "README.md")
 
@@ -135,6 +143,9 @@ class CreditScorer(
         the columns the model reads (missing ones are an error, extra ones are ignored)."""
         if isinstance(data, pd.DataFrame):
             columns = [str(c) for c in data.columns]
+            twice = next((c for c, n in Counter(columns).items() if n > 1), None)
+            if twice is not None:
+                raise DataError(f"column '{twice}' appears twice in the input")
             rows = data[[c for c in self.spec.required_columns if c in columns]].to_dict("records")
         elif isinstance(data, (pa.Table, pa.RecordBatch)):
             columns, rows = list(data.column_names), data.to_pylist()
@@ -174,22 +185,30 @@ class CreditScorer(
 
     def clean(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """The serialized fields of one record, with file-format artefacts undone (see `_value`)."""
-        return {name: self._value(record.get(name), kind, dtype) for name, kind, dtype in self._fields}
+        return {name: self._value(record.get(name), kind, dtype, name) for name, kind, dtype in self._fields}
 
     def render(self, clean: Mapping[str, Any]) -> str:
         return self.serializer.render(
             clean, self.tokenizer if self._has_text else None, self.spec.max_length
         )[0]
 
-    def _value(self, value: Any, kind: str, dtype: str) -> Any:
+    def _value(self, value: Any, kind: str, dtype: str, name: str = "") -> Any:
         """Undo what a file format did to a value so it renders as in training (bytes from a CSV
-        read as binary, 1.0 for an integer category with gaps, pandas' NA)."""
+        read as binary, 1.0 for an integer category with gaps, pandas' NA), and read a number
+        column as training read it (its `parse`: money, percent, date). A value that is not a
+        number there is counted and read as missing, never shown to the model as a word."""
         if value is None or value is pd.NA or value is pd.NaT:
             return None
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
+        if isinstance(value, (dict, list, tuple)):
+            raise DataError(
+                f"column '{name}' holds nested values (an object or a list); flatten it into plain columns"
+            )
         if kind == "text":
             return value[: self._note_chars] if isinstance(value, str) else value
+        if kind == "numeric":
+            return self._number(value, name)
         if kind != "categorical" or isinstance(value, bool):
             return value
         try:
@@ -198,11 +217,32 @@ class CreditScorer(
                 return int(number) if number.is_integer() else value
             if dtype in FLOAT_TYPES and isinstance(value, (int, str, np.integer)):
                 return float(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             return value
         if dtype == "bool" and isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
         return value
+
+    def _number(self, value: Any, name: str) -> Any:
+        try:
+            return parse_value(value, self._parses.get(name))
+        except TooBig:
+            raise DataError(
+                f"column '{name}' holds an integer beyond 64 bits ({str(value)[:24]}); the model reads "
+                "it as a number: no number type holds it"
+            ) from None
+        except NotParsed:
+            seen = self.not_numbers.setdefault(name, [])
+            if not seen:
+                parse = self._parses.get(name)
+                log.warning(
+                    "column '%s': %r is not %s; read as missing (every such value is counted)",
+                    name,
+                    value,
+                    f"{parse} as in training" if parse else "a number",
+                )
+            seen.append(value)
+            return None
 
     # -- inference ---------------------------------------------------------------------------
     def margins_for_texts(self, texts: list[str]) -> np.ndarray:
@@ -335,25 +375,11 @@ def _set_threads(torch: Any) -> None:
     torch.set_num_threads(max(1, cores // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))))
 
 
-def resolve_model_folder(path_or_repo_id: str | Path, allow_pickle: bool = False) -> Path:
-    """A local folder as is; a Hub repo id through snapshot_download (cached, offline-aware)."""
-    path = Path(path_or_repo_id).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise ModelError(f"{path} is a file; give the model folder (the one with {FILENAME})")
-        return path
-    text = str(path_or_repo_id)
-    if text.startswith((".", "/", "~")) or text.count("/") != 1:
-        raise ModelError(f"no model folder at {text}")
-    from huggingface_hub import snapshot_download
-
-    ignore = None if allow_pickle else ["*.bin", "*.pt", "*.pth", "*.pkl"]
-    try:
-        return Path(snapshot_download(text, ignore_patterns=ignore))
-    except Exception as exc:  # noqa: BLE001 - hub errors come in many classes
-        raise ModelError(
-            f"cannot fetch '{text}' from the Hub: {type(exc).__name__}: {str(exc).splitlines()[0]}"
-        ) from None
+def check_batch_size(batch_size: Any) -> int:
+    """Rows per forward pass: a positive whole number (0 or less would score no row at all)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise DataError(f"--batch-size {batch_size!r}: rows per forward pass must be at least 1")
+    return int(batch_size)
 
 
 def as_scorer(model: CreditScorer | str | Path, allow_pickle: bool = False) -> CreditScorer:

@@ -12,11 +12,11 @@ import pytest
 
 from conftest import RECIPES, run_cli
 from credtune import cross_validate
-from credtune.runs.cv import _cross_fitted_stack, _rank01
 from credtune.errors import ConfigError, CredtuneError
 from credtune.metrics import credit_metrics
+from credtune.runs.cv import _cross_fitted_stack, _rank01
 
-MODELS = ("transformer", "logistic", "lightgbm", "blend", "blend_stacked")
+MODELS = ("hybrid", "transformer", "logistic", "scorecard", "lightgbm", "blend", "blend_stacked")
 
 
 @pytest.fixture(scope="module")

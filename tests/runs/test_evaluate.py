@@ -120,7 +120,8 @@ def test_scoring_reproduces_the_test_split_pds(trained_run: Path, tmp_path: Path
     scorer = CreditScorer.from_pretrained(trained_run / "model")
     stored = trained["test_predictions"]
     assert stored["row"] == sorted(stored["row"]) and len(stored["row"]) == trained["n"]
-    np.testing.assert_allclose(scorer.predict_proba(pd.read_csv(path)), stored["pd"]["transformer"], atol=1e-6)
+    shipped = stored["pd"][trained["shipped"]]
+    np.testing.assert_allclose(scorer.predict_proba(pd.read_csv(path)), shipped, atol=1e-6)
 
 
 def test_train_and_evaluate_give_the_same_figures_for_the_same_predictions(
@@ -137,8 +138,10 @@ def test_train_and_evaluate_give_the_same_figures_for_the_same_predictions(
     evaluated = evaluate_model(trained_run, path, tmp_path / "report", importance_rows=0).metrics
     keys = ["auc", "ks", "gini", "pr_auc", "brier", "log_loss", "ece", "n", "positive_rate"]
     keys += ["models", "deciles", "decision", "calibration", "not_computable"]
+    parts = set(evaluated["models"])  # the shipped model and its parts; train also ran other baselines
+    assert parts <= set(trained["models"]) and {"transformer", trained["shipped"]} <= parts
     assert {k: evaluated[k] for k in keys} == {k: trained[k] for k in keys} | {
-        "models": {"transformer": trained["models"]["transformer"]},
+        "models": {name: trained["models"][name] for name in parts},
         "decision": {**trained["decision"], "rule": "stored threshold"},
     }
     assert evaluated["fairness"] == trained["fairness"]

@@ -2,7 +2,7 @@
 
 Every file or folder credtune leaves behind is written under a temporary name and renamed into
 place: JSON documents, the `model/` folder, and the part files of a scoring run, which are
-assembled into the output only once every chunk is there.
+assembled into the output only once every chunk is there (where an output may go: `guards`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import CredtuneError
+from .guards import OUTPUT_MARK
 
 log = logging.getLogger(__name__)
 
@@ -57,22 +58,16 @@ def replace_folder(target: Path, write: Callable[[Path], None]) -> None:
         os.replace(tmp, target)
 
 
-def check_output_file(output: Path, suffixes: tuple[str, ...], overwrite: bool) -> None:
-    """An output file name credtune can write: a known suffix, not a folder, not replaced unasked."""
-    if output.suffix.lower() not in suffixes:
-        raise CredtuneError(f"output {output.name}: use a {', '.join(suffixes)} file name")
-    if output.is_dir():
-        raise CredtuneError(f"{output} is a directory")
-    if output.exists() and not overwrite:
-        raise CredtuneError(f"{output} already exists; pass --overwrite to replace it")
-
-
 # -- part files: chunk i of a run is `part-{i:06d}.parquet` in a hidden folder beside the output ----
 def prepare_parts(parts: Path, meta: dict[str, Any], resume: bool) -> None:
     """Keep earlier parts only for --resume of the very same input, model and chunk size."""
     meta_file = parts / "meta.json"
     if resume and meta_file.is_file():
-        old = json.loads(meta_file.read_text(encoding="utf-8"))
+        try:
+            old = json.loads(meta_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            old = {}
+        old = old if isinstance(old, dict) else {}
         if old != meta:
             changed = ", ".join(k for k in meta if old.get(k) != meta[k])
             raise CredtuneError(
@@ -98,8 +93,11 @@ def write_part(columns: dict[str, Any], part: Path) -> None:
     os.replace(tmp, part)
 
 
-def assemble_parts(parts: Path, n_chunks: int, output: Path) -> None:
-    """Concatenate the parts in chunk order into a temporary file, rename it to `output`, drop the parts."""
+def assemble_parts(parts: Path, n_chunks: int, output: Path, kind: str = "score") -> None:
+    """Concatenate the parts in chunk order into a temporary file, rename it to `output`, drop the parts.
+
+    The parts' schemas are unified first: a chunk whose ids are all empty has a column of nulls,
+    and ids read as numbers in one chunk and as text in another are written as text."""
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
@@ -111,13 +109,36 @@ def assemble_parts(parts: Path, n_chunks: int, output: Path) -> None:
         )
     tmp = parts / f"assembled{output.suffix}"
     csv_out = output.suffix.lower() == ".csv"
-    schema = pq.read_schema(files[0]) if files else pa.schema([("row", pa.int64()), ("pd", pa.float64())])
-    writer = pcsv.CSVWriter(tmp, schema) if csv_out else pq.ParquetWriter(tmp, schema)
+    schema = unified_schema([pq.read_schema(f) for f in files]) if files else None
+    if schema is None:
+        schema = pa.schema([("row", pa.int64()), ("pd", pa.float64())])
+    marked = schema.with_metadata({OUTPUT_MARK: kind.encode()})
+    writer = pcsv.CSVWriter(tmp, schema) if csv_out else pq.ParquetWriter(tmp, marked)
     try:
         for file in files:
-            table = pq.read_table(file)
-            writer.write_table(table if table.schema == schema else table.cast(schema))
+            table = pq.read_table(file).replace_schema_metadata(None)
+            table = table if table.schema == schema else table.cast(schema)
+            writer.write_table(table if csv_out else table.replace_schema_metadata(marked.metadata))
     finally:
         writer.close()
     os.replace(tmp, output)
     shutil.rmtree(parts, ignore_errors=True)
+
+
+def unified_schema(schemas: list[pa.Schema]) -> pa.Schema | None:
+    """One schema for every part: nulls take the type of the other parts, a clash becomes text."""
+    if not schemas:
+        return None
+    fields = []
+    for i, first in enumerate(schemas[0]):
+        types = {s.field(i).type for s in schemas} - {pa.null()}
+        if not types:
+            kind = pa.string()
+        elif len(types) == 1:
+            kind = types.pop()
+        elif all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in types):
+            kind = pa.float64() if any(pa.types.is_floating(t) for t in types) else pa.int64()
+        else:
+            kind = pa.string()
+        fields.append(pa.field(first.name, kind))
+    return pa.schema(fields)

@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from credtune.metrics.calibration import METHODS, apply_calibrator, fit_calibrator, validate_calibrator
+from credtune.metrics.comparison import compare_repeats
 from credtune.metrics.core import (
     both_classes,
     credit_metrics,
     decile_table,
     expected_calibration_error,
     ks_curve,
+    logit,
     roc_points,
+    sigmoid,
 )
 from credtune.metrics.fairness import fairness_table
 from credtune.metrics.scorecard import choose_threshold, decision_summary, pd_to_points
@@ -29,6 +32,7 @@ __all__ = [
     "apply_calibrator",
     "characteristic_stability",
     "choose_threshold",
+    "compare_repeats",
     "credit_metric_path",
     "credit_metrics",
     "decile_table",
@@ -37,9 +41,11 @@ __all__ = [
     "fairness_table",
     "fit_calibrator",
     "ks_curve",
+    "logit",
     "pd_to_points",
     "psi",
     "psi_reading",
     "roc_points",
+    "sigmoid",
     "validate_calibrator",
 ]

@@ -36,6 +36,17 @@ def check_inputs(y_true: Any, p: Any) -> tuple[np.ndarray, np.ndarray]:
     return y_num.astype(int), prob
 
 
+def sigmoid(z: Any) -> np.ndarray:
+    """PD from a logit margin (clipped, so huge margins give 0 or 1 without overflow warnings)."""
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(z, dtype=float), -40, 40)))
+
+
+def logit(p: Any) -> np.ndarray:
+    """Log-odds of a PD, clipped to [1e-6, 1 - 1e-6] so certain predictions stay finite."""
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
 def both_classes(y: Any) -> bool:
     """True when labels hold goods and bads alike (AUC, KS and ROC need both)."""
     if y is None:

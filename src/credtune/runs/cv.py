@@ -25,10 +25,17 @@ import pandas as pd
 from .. import data as data_mod
 from ..config import RecipeConfig, resolve_data_path
 from ..errors import ConfigError, DataError
-from ..evaluation import apply_blend, assess, fit_blend, fit_components, pick, sigmoid
-from ..hybrid import cross_fitted, fit_stacker
+from ..evaluation import apply_blend, assess, fit_blend, fit_components, pick
 from ..files import write_json_atomic
-from ..metrics import apply_calibrator, choose_threshold, credit_metrics, fit_calibrator
+from ..hybrid import cross_fitted, fit_stacker
+from ..metrics import (
+    apply_calibrator,
+    choose_threshold,
+    compare_repeats,
+    credit_metrics,
+    fit_calibrator,
+    sigmoid,
+)
 from ..training import build_trainer, encode, predict_margin, training_arguments
 from . import RunResult, check_run_dir
 
@@ -136,13 +143,20 @@ def _run_repeats(recipe: RecipeConfig, inputs: CvInputs, folds: int, seeds: int,
         for k, (train_idx, test_idx) in enumerate(_folds(y, folds, seed)):
             fold_of[s, test_idx] = k
             row = run_fold(fold_recipe, inputs, train_idx, test_idx, out_dir)
-            for name, p in row.pop("pd").items():
+            fold_pds, validation = row.pop("pd"), row.pop("validation")
+            for name, p in fold_pds.items():
                 preds[name][test_idx] = p
             per_fold.append({"seed": seed, "fold": k + 1, **row})
-            if inputs.state.is_main_process:  # progress a long run can be followed (and salvaged) by
+            if inputs.state.is_main_process:  # a long run can be followed, and pooled if it is stopped
                 out_dir.mkdir(parents=True, exist_ok=True)
+                line = {
+                    **per_fold[-1],
+                    "rows": test_idx.tolist(),
+                    "pd": {n: p.tolist() for n, p in fold_pds.items()},
+                    "validation": validation,
+                }
                 with (out_dir / "folds.jsonl").open("a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(per_fold[-1]) + "\n")
+                    handle.write(json.dumps(line) + "\n")
             aucs = ", ".join(f"{n} AUC {row.get(f'{n}_auc') or float('nan'):.4f}" for n in names)
             log.info("seed %d fold %d/%d: %s (%.0f s)", seed, k + 1, folds, aucs, row["seconds"])
         raw_runs.append(preds.pop("pd_raw"))
@@ -182,21 +196,10 @@ def run_fold(
     m_valid, m_test = _fit_transformer(recipe, inputs, fit_idx, [valid_idx, test_idx], out_dir)
     calibrator = fit_calibrator(recipe.calibration, m_valid, y[valid_idx])
     pd_valid, pd_test = apply_calibrator(calibrator, m_valid), apply_calibrator(calibrator, m_test)
-    preds = {"transformer": pd_test}
-    names = list(dict.fromkeys([*recipe.baselines, *recipe.model.hybrid]))
-    frame, shipped_valid = inputs.frame, pd_valid
-    if names:
-        components = fit_components(names, frame.iloc[fit_idx], y[fit_idx], inputs.prep, recipe.seed)
-        base = {
-            split: {n: c.predict_proba(frame.iloc[idx]) for n, c in components.items()}
-            for split, idx in (("valid", valid_idx), ("test", test_idx))
-        }
-        preds.update({name: base["test"][name] for name in recipe.baselines})
-    if recipe.model.hybrid:  # stacked exactly as `credtune train` ships it: weights from validation rows
-        hybrid = list(recipe.model.hybrid)
-        stacker = fit_stacker(m_valid, base["valid"], y[valid_idx], hybrid)
-        preds["hybrid"] = stacker.predict(m_test, base["test"])
-        shipped_valid = cross_fitted(m_valid, base["valid"], y[valid_idx], hybrid, recipe.seed)
+    idx = {"fit": fit_idx, "valid": valid_idx, "test": test_idx}
+    preds, shipped_valid, base_valid = _fold_baselines(recipe, inputs, idx, (m_valid, m_test), pd_test)
+    if shipped_valid is None:
+        shipped_valid = pd_valid
     d = recipe.decision
     costs = (d.cost_bad_approved, d.cost_good_rejected)
     choice = choose_threshold(y[valid_idx], shipped_valid, *costs, d.approval_rate)
@@ -216,8 +219,40 @@ def run_fold(
         bad_rate_approved=decision["bad_rate_approved"],
         seconds=round(time.time() - started, 1),
         pd={**preds, "pd_raw": sigmoid(m_test)},
+        validation={  # what the stacker and the threshold saw: lets a stopped run try other stacks
+            "rows": valid_idx.tolist(),
+            "margin": m_valid.tolist(),
+            "test_margin": m_test.tolist(),
+            "pd": {name: p.tolist() for name, p in base_valid.items()},
+        },
     )
     return row
+
+
+def _fold_baselines(recipe: RecipeConfig, inputs: CvInputs, idx: dict, margins: tuple, pd_test: np.ndarray):
+    """The baselines fitted on the fold's training rows and, with `model.hybrid`, the hybrid
+    stacked exactly as `credtune train` ships it (weights from the validation rows). Returns the
+    test PDs per model, the shipped model's cross-fitted validation PDs (None: the transformer's)
+    and the components' validation PDs."""
+    y, frame = inputs.y, inputs.frame
+    preds: dict[str, np.ndarray] = {"transformer": pd_test}
+    names = list(dict.fromkeys([*recipe.baselines, *recipe.model.hybrid]))
+    if not names:
+        return preds, None, {}
+    components = fit_components(names, frame.iloc[idx["fit"]], y[idx["fit"]], inputs.prep, recipe.seed)
+    base = {
+        split: {n: c.predict_proba(frame.iloc[idx[split]]) for n, c in components.items()}
+        for split in ("valid", "test")
+    }
+    preds.update({name: base["test"][name] for name in recipe.baselines})
+    if not recipe.model.hybrid:
+        return preds, None, base["valid"]
+    hybrid, y_valid = list(recipe.model.hybrid), y[idx["valid"]]
+    weights = recipe.model.hybrid_weights
+    stacker = fit_stacker(margins[0], base["valid"], y_valid, hybrid, weights)
+    preds["hybrid"] = stacker.predict(margins[1], base["test"])
+    valid = cross_fitted(margins[0], base["valid"], y_valid, hybrid, recipe.seed, weights)
+    return preds, valid, base["valid"]
 
 
 def _fit_transformer(
@@ -265,6 +300,7 @@ def summarize(
     out = {
         "kind": "cv",
         "recipe": recipe.name,
+        "shipped": shipped,
         "folds": int(fold_of.max()) + 1,
         "seeds": len(oof["transformer"]),
         "n": pooled["n"],
@@ -290,46 +326,6 @@ def _spread(name: str, per_fold: list[dict]) -> dict[str, Any]:
             std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
             spread[key] = {"mean": float(np.mean(values)), "std": std, "values": values}
     return spread
-
-
-def compare_repeats(
-    y: np.ndarray,
-    oof: dict[str, list[np.ndarray]],
-    per_fold: list[dict],
-    shipped: str,
-    baselines: list[str],
-    folds: int,
-) -> dict[str, Any]:
-    """Pooled OOF AUC of every model in each repeat, and `shipped` minus the best baseline.
-
-    The interval is over the fold-paired AUC differences (same rows, same training rows) with
-    Nadeau & Bengio's correction: folds share most of their training rows, so the plain standard
-    error is too small; its variance is scaled by (1/n + n_test/n_train) = (1/n + 1/(K-1))."""
-    from scipy.stats import t as student_t
-
-    pooled = {name: [credit_metrics(y, p)["auc"] for p in runs] for name, runs in oof.items()}
-    summary = {
-        name: {
-            "pooled_auc": values,
-            "mean": float(np.mean(values)),
-            "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
-        }
-        for name, values in pooled.items()
-        if all(v is not None for v in values)
-    }
-    best = max(baselines, key=lambda name: summary[name]["mean"])
-    diffs = np.array([row[f"{shipped}_auc"] - row[f"{best}_auc"] for row in per_fold], dtype=float)
-    n = len(diffs)
-    se = float(np.sqrt((1 / n + 1 / max(folds - 1, 1)) * np.var(diffs, ddof=1))) if n > 1 else float("nan")
-    half = float(student_t.ppf(0.975, n - 1) * se) if n > 1 else float("nan")
-    mean = float(diffs.mean())
-    return {
-        "models": summary,
-        "shipped": shipped,
-        "best_baseline": best,
-        "pooled_difference": float(summary[shipped]["mean"] - summary[best]["mean"]),
-        "fold_paired_difference": {"mean": mean, "se": se, "ci95": [mean - half, mean + half], "n": n},
-    }
 
 
 def _blends(recipe: RecipeConfig, y: np.ndarray, mean_oof: dict[str, np.ndarray], fold_of: np.ndarray):

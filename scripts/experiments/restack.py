@@ -1,0 +1,84 @@
+"""Try other hybrid stacks on a `credtune cv` run's folds.jsonl, without training anything again.
+
+Each line of folds.jsonl holds a fold's held-out rows and PDs, and what its stacker saw: the
+validation rows' transformer margins and baseline PDs. So any combination of the transformer
+with any baselines can be re-stacked on exactly the rows and predictions the run produced, fold
+by fold, and pooled per repeat (a stopped run is pooled over the rows its finished folds cover).
+
+    python scripts/experiments/restack.py runs/german_credit_lora-cv/folds.jsonl --recipe german_credit_lora
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+
+def logit(p) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def features(margin, pds: dict, names: tuple[str, ...]) -> np.ndarray:
+    cols = [np.asarray(margin, dtype=float)] if "transformer" in names else []
+    cols += [logit(pds[n]) for n in names if n != "transformer"]
+    return np.column_stack(cols)
+
+
+def combine(fold: dict, y: np.ndarray, names: tuple[str, ...], how: str) -> np.ndarray:
+    v = fold["validation"]
+    x_valid = features(v["margin"], v["pd"], names)
+    x_test = features(v["test_margin"], fold["pd"], names)
+    y_valid = y[v["rows"]]
+    if how == "stack":
+        return LogisticRegression(C=1.0, max_iter=1000).fit(x_valid, y_valid).predict_proba(x_test)[:, 1]
+    mean, std = x_valid.mean(axis=0), x_valid.std(axis=0) + 1e-9  # equal weights on standardized logits
+    return ((x_test - mean) / std).mean(axis=1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folds_jsonl")
+    parser.add_argument("--recipe", required=True, help="the recipe the cv ran (its data gives the labels)")
+    args = parser.parse_args()
+    from credtune import data, load_recipe
+    from credtune.config import resolve_data_path
+
+    with open(args.folds_jsonl, encoding="utf-8") as handle:
+        folds = [json.loads(line) for line in handle]
+    recipe = load_recipe(args.recipe)
+    y = np.asarray(data.load_labelled(recipe.data, resolve_data_path(recipe), recipe.seed)[data.LABEL])
+    baselines = [k for k in folds[0]["validation"]["pd"]]
+    candidates = (
+        [("transformer",)]
+        + [("transformer", *c) for r in range(1, 4) for c in itertools.combinations(baselines, r)]
+        + [tuple(c) for r in (2, 3) for c in itertools.combinations(baselines, r)]
+    )
+    out = {}
+    for names in candidates:
+        for how in ("stack", "equal"):
+            pooled = []
+            for seed in sorted({f["seed"] for f in folds}):
+                done = [f for f in folds if f["seed"] == seed]
+                rows = np.concatenate([f["rows"] for f in done])
+                score = np.concatenate([combine(f, y, names, how) for f in done])
+                pooled.append(roc_auc_score(y[rows], score))
+            out[f"{how}: {' + '.join(names)}"] = (float(np.mean(pooled)), len(pooled))
+    for name in [*baselines, "transformer", "hybrid"]:
+        pooled = []
+        for seed in sorted({f["seed"] for f in folds}):
+            done = [f for f in folds if f["seed"] == seed]
+            rows = np.concatenate([f["rows"] for f in done])
+            pooled.append(roc_auc_score(y[rows], np.concatenate([f["pd"][name] for f in done])))
+        out[f"as run: {name}"] = (float(np.mean(pooled)), len(pooled))
+    for key, (auc, repeats) in sorted(out.items(), key=lambda kv: -kv[1][0]):
+        print(f"{auc:.4f}  ({repeats} repeat(s))  {key}")
+
+
+if __name__ == "__main__":
+    main()

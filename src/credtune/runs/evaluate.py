@@ -1,0 +1,145 @@
+"""`credtune evaluate`: a trained model on a labelled file, with every reviewer check and a report.
+
+The metrics come from the same `evaluation.assess` as a training run's test split, so the same
+predictions give the same figures here, in `credtune train` and in `credtune cv`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..contract import load_spec
+from ..data import label_key
+from ..errors import DataError, did_you_mean
+from ..evaluation import assess, protected_groups, stability
+from ..files import check_report_dir, output_lock, read_table, write_json_atomic
+from ..metrics import sigmoid
+from . import RunResult
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_model(
+    model_dir: str | Path,
+    data: str | Path,
+    report_dir: str | Path | None = None,
+    reference: str | Path | None = None,
+    importance_rows: int = 200,
+) -> RunResult:
+    """Score a labelled file with a trained model: credit metrics, decision at the stored threshold,
+    fairness, drift vs `reference`, and global field importance (field occlusion on up to
+    `importance_rows` rows; 0 skips it); writes metrics.json + report into `report_dir`, which must
+    be a folder of its own (or an earlier evaluate report): never a run folder or an input."""
+    model_dir = Path(model_dir)
+    if (model_dir / "model" / "credtune.json").is_file():  # a run folder: use its model/
+        model_dir = model_dir / "model"
+    name = model_dir.parent.name if model_dir.name == "model" else model_dir.name
+    out_dir = Path(report_dir) if report_dir else Path("runs") / f"evaluate-{name}"
+    if isinstance(importance_rows, bool) or not isinstance(importance_rows, int) or importance_rows < 0:
+        raise DataError(
+            f"--importance-rows must be 0 (skip) or a positive number of rows, got {importance_rows!r}"
+        )
+    inputs = [model_dir if model_dir.exists() else None, Path(data), Path(reference) if reference else None]
+    check_report_dir(out_dir, inputs)
+    with output_lock(out_dir):
+        return _evaluate(model_dir, name, data, out_dir, reference, importance_rows)
+
+
+def _evaluate(
+    model_dir: Path,
+    name: str,
+    data: str | Path,
+    out_dir: Path,
+    reference: str | Path | None,
+    importance_rows: int,
+) -> RunResult:
+    from ..report import write_report
+    from ..scoring import CreditScorer
+
+    source = Path(data).name
+    df, y, dropped = labelled_frame(read_table(data), load_spec(model_dir).schema, source)  # before weights
+    scorer = CreditScorer.from_pretrained(model_dir)
+    spec, schema = scorer.spec, scorer.spec.schema
+    margin = scorer.predict_margin(df)
+    pds = {"transformer": scorer.calibrate(margin)}
+    if scorer.hybrid is not None:  # every part of the shipped hybrid, each on the same rows
+        parts = scorer.hybrid.component_pds(scorer.frame(df))
+        pds.update({**parts, "hybrid": scorer.hybrid.stacker.predict(margin, parts)})
+    p, raw = pds[scorer.shipped], sigmoid(margin)
+    costs = spec.costs or {}
+    metrics: dict[str, Any] = {
+        "kind": "evaluate",
+        "model": str(model_dir),
+        "data": source,
+        "dropped_rows": dropped,
+        "shipped": scorer.shipped,
+    }
+    metrics.update(
+        assess(
+            y,
+            pds,
+            main=scorer.shipped,
+            raw=raw,
+            calibrated="transformer",
+            calibration=spec.calibration.get("method"),
+            threshold=spec.threshold,
+            rule="stored threshold",
+            costs=(costs.get("cost_bad_approved", 5.0), costs.get("cost_good_rejected", 1.0)),
+            groups=protected_groups(df, schema.get("protected", []), source),
+        )
+    )
+    if metrics["not_computable"]:
+        lost = ", ".join(metrics["not_computable"])
+        log.warning("%s holds a single class: %s not computable", source, lost)
+    if reference is not None:
+        ref = read_table(reference).to_pandas()
+        kinds = {c["name"]: c["kind"] for c in schema["columns"]}
+        numeric = [c for c, k in kinds.items() if k == "numeric"]
+        categorical = [c for c, k in kinds.items() if k == "categorical"]
+        drift = stability(ref, df, scorer.predict_proba(ref), p, numeric, categorical)
+        metrics["stability"] = {"reference": Path(reference).name, **drift}
+    metrics["fields"] = scorer.serializer.columns
+    if importance_rows > 0:
+        from ..explain import global_importance
+
+        sample = df.sample(importance_rows, random_state=0) if len(df) > importance_rows else df
+        metrics["importance"] = [
+            {"field": row.label, "mean_abs_effect": float(row.mean_abs_pd_change)}
+            for row in global_importance(scorer, sample).itertuples()
+        ]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out_dir / "metrics.json", metrics)
+    arrays = {"y": y, "pd": pds, "pd_raw": raw if scorer.shipped == "transformer" else None}
+    write_report(out_dir, metrics, arrays, title=f"credtune evaluate: {name} on {source}")
+    return RunResult(out_dir, metrics)
+
+
+def labelled_frame(table: Any, schema: dict, name: str) -> tuple[Any, Any, int]:
+    """The file as a DataFrame plus 0/1 labels from the target and positive class stored in
+    credtune.json; a file holding one class only is allowed (metrics needing both become None)."""
+    target, positive = schema["target"], str(schema["positive"])
+    columns = table.column_names
+    if target not in columns:
+        hint = did_you_mean(target, columns)
+        raise DataError(f"{name} has no target column '{target}' (the model was trained on it){hint}")
+    missing = [c["name"] for c in schema["columns"] if c["name"] not in columns]
+    if missing:
+        raise DataError(f"{name} lacks {len(missing)} column(s) the model reads: {', '.join(missing)}")
+    df = table.to_pandas()
+    values = [label_key(v) for v in df[target]]
+    known = {positive, *map(str, schema["label_names"])}
+    other = sorted({v for v in values if v is not None and v not in known})
+    if other:
+        raise DataError(
+            f"'{target}' in {name} has values the model does not know: {', '.join(other[:10])} "
+            f"(expected {', '.join(sorted(known))})"
+        )
+    keep = np.array([v is not None for v in values], dtype=bool)
+    if not keep.all():
+        log.warning("dropped %d row(s) with an empty target '%s'", int((~keep).sum()), target)
+    y = np.array([int(v == positive) for v in values if v is not None], dtype=int)
+    return df[keep].reset_index(drop=True), y, int((~keep).sum())

@@ -1,0 +1,178 @@
+"""`credtune train`: fine-tune, calibrate, evaluate against the baselines, write the run folder.
+
+Run folder (`runs/<recipe>/`): `model/` (Hub format + credtune.json + model card, written
+atomically), `metrics.json` (written last: its presence means the run finished), `recipe.yaml`,
+`report.md`/`report.html`, `checkpoints/`. Under `accelerate launch`/`torchrun` every rank
+trains; only the main process writes artifacts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import data as data_mod
+from ..config import RecipeConfig, dump_recipe
+from ..contract import ModelSpec
+from ..files import replace_folder, write_json_atomic
+from ..training import (
+    build_trainer,
+    encode,
+    gather_full_model,
+    last_complete_checkpoint,
+    report_cuts,
+    token_stats,
+    training_arguments,
+)
+from . import DONE_MARKER, RunResult, check_run_dir
+
+log = logging.getLogger(__name__)
+
+
+def train(
+    recipe: RecipeConfig,
+    output_dir: str | Path | None = None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> RunResult:
+    """Fine-tune `recipe`'s model on its data and write a complete run folder.
+
+    Every check that can fail (run folder, data, `train:` keys, model folder) runs before an
+    existing run is cleared and before any weights are loaded."""
+    run_dir = Path(output_dir) if output_dir else Path("runs") / recipe.name
+    clear = check_run_dir(run_dir, resume, overwrite)
+    started = time.time()
+    prep = data_mod.prepare(recipe)  # datasets' cache is file-locked: safe on every rank at once
+    args = training_arguments(recipe, run_dir / "checkpoints")
+    components = fit_baselines(recipe, prep)  # seconds; a baseline that cannot be fitted stops us here
+    from accelerate import PartialState
+
+    from ..modeling import load_model, load_tokenizer
+
+    state = PartialState()
+    tokenizer = load_tokenizer(recipe.model)
+    if clear and state.is_main_process:
+        shutil.rmtree(run_dir)
+    state.wait_for_everyone()
+    with state.main_process_first():
+        encoded = encode(prep.table, prep.serializer, tokenizer, recipe.model.max_length)
+    split = {name: encoded.select(idx) for name, idx in prep.splits.items()}
+    n_cut = report_cuts(encoded, recipe.model.max_length)
+    model = load_model(recipe.model, prep.schema["label_names"], tokenizer, recipe.lora, recipe.seed)
+    trainer = build_trainer(recipe, model, tokenizer, args, split["train"], split["valid"])
+    checkpoint = last_complete_checkpoint(run_dir / "checkpoints") if resume else None
+    if resume and checkpoint is None:
+        log.warning("--resume: no complete checkpoint in %s, starting from scratch", run_dir / "checkpoints")
+    elif checkpoint:
+        log.info("--resume: continuing from %s", checkpoint)
+    trainer.train(resume_from_checkpoint=checkpoint)
+    train_seconds = time.time() - started
+    # accelerate runs forward under bf16 autocast by patching `model.forward`; drop that wrapper so
+    # the metrics are computed in fp32, as `CreditScorer` scores the saved folder
+    model_to_save = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
+    if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
+        model_to_save = gather_full_model(trainer, run_dir / ".gathered")
+    if trainer.is_world_process_zero():
+        rows = {name: int(len(idx)) for name, idx in prep.splits.items()}
+        facts = {"rows": rows, "world_size": state.num_processes, "seconds": round(train_seconds, 1)}
+        metrics = finish_run(
+            recipe, prep, split, model_to_save, tokenizer, run_dir, facts, n_cut, encoded, components
+        )
+    else:
+        metrics = {}
+    state.wait_for_everyone()
+    return RunResult(run_dir, metrics)
+
+
+def fit_baselines(recipe: RecipeConfig, prep: Any) -> dict[str, Any]:
+    """The baselines and hybrid components, fitted on the training split before the transformer."""
+    from ..evaluation import fit_components
+
+    names = list(dict.fromkeys([*recipe.baselines, *recipe.model.hybrid]))
+    if not names:
+        return {}
+    train = prep.split("train").to_pandas()
+    return fit_components(names, train, train["labels"].to_numpy(dtype=int), prep, recipe.seed)
+
+
+def test_predictions(prep: Any, margin: Any, pds: dict[str, Any]) -> dict[str, Any]:
+    """Each test row's margin and PD per model (row = position in the labelled table, and its id):
+    what `credtune score` on the same rows must reproduce."""
+    out: dict[str, Any] = {"row": [int(i) for i in prep.splits["test"]]}
+    id_column = prep.schema.get("id")
+    if id_column:
+        out["id"] = list(prep.split("test")[id_column])
+    out["margin"] = [float(m) for m in margin]
+    out["pd"] = {name: [float(p) for p in values] for name, values in pds.items()}
+    return out
+
+
+def finish_run(
+    recipe: RecipeConfig,
+    prep: Any,
+    split: dict[str, Any],
+    model: Any,
+    tokenizer: Any,
+    run_dir: Path,
+    facts: dict[str, Any],
+    n_cut: int,
+    encoded: Any,
+    components: dict[str, Any],
+) -> dict[str, Any]:
+    """Evaluate the model as it is shipped, then write model/, recipe.yaml, the report and, last,
+    metrics.json.
+
+    The margins behind every figure come from the saved model run by `CreditScorer` (fp32, LoRA
+    merged), not from the Trainer, whose evaluation runs under bf16 autocast where the hardware
+    has it: so `credtune score` on the test rows reproduces metrics.json's PDs."""
+    import transformers
+
+    from ..evaluation import evaluate_run
+    from ..hub import model_card
+    from ..modeling import base_model_id, merged
+    from ..report import write_report
+    from ..scoring import CreditScorer
+
+    spec = ModelSpec(
+        schema=prep.schema,
+        serializer=prep.serializer.to_dict(),
+        max_length=recipe.model.max_length,
+        base_model=base_model_id(recipe.model.name),
+        points=dataclasses.asdict(recipe.points),
+        costs={
+            "cost_bad_approved": recipe.decision.cost_bad_approved,
+            "cost_good_rejected": recipe.decision.cost_good_rejected,
+        },
+        training={
+            **facts,
+            "mask_pii": recipe.serialize.mask_pii,
+            "truncated_rows": n_cut,
+            "transformers": transformers.__version__,
+        },
+    )
+    scorer = CreditScorer(merged(model), tokenizer, spec)
+    margins = {name: scorer.margins_for_texts(list(ds["text"])) for name, ds in split.items()}
+    evaluation = evaluate_run(recipe, prep, margins, components)
+    spec.calibration = evaluation.calibrator
+    spec.threshold = evaluation.metrics["decision"]["threshold"]  # for the shipped model
+    spec.blend = evaluation.blend
+    metrics = {
+        **evaluation.metrics,
+        "tokens_per_row": token_stats(encoded["length"]),
+        "train_seconds": facts["seconds"],
+        "world_size": facts["world_size"],
+        "test_predictions": test_predictions(prep, margins["test"], evaluation.arrays["pd"]),
+    }
+    card = model_card(spec, metrics, recipe)
+    shipped = CreditScorer(scorer.model, tokenizer, spec, card=card, hybrid=evaluation.hybrid)
+    replace_folder(run_dir / "model", shipped.save_pretrained)
+    shutil.rmtree(run_dir / ".gathered", ignore_errors=True)
+    (run_dir / "recipe.yaml").write_text(dump_recipe(recipe), encoding="utf-8")
+    write_report(run_dir, metrics, evaluation.arrays, title=f"credtune run: {recipe.name}")
+    write_json_atomic(run_dir / DONE_MARKER, metrics)
+    return metrics
