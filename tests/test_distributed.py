@@ -36,7 +36,13 @@ def torchrun(*args: str, timeout: int = 240) -> subprocess.CompletedProcess:
 def dist_run(tmp_path_factory: pytest.TempPathFactory, tiny_overrides: list[str]) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("dist") / "run"
     result = torchrun(
-        "train", str(RECIPES / "german_credit.yaml"), *tiny_overrides, "baselines=[]", "-o", str(out)
+        "train",
+        str(RECIPES / "german_credit.yaml"),
+        *tiny_overrides,
+        "baselines=[]",
+        "model.hybrid=[]",
+        "-o",
+        str(out),
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return out, result.stdout

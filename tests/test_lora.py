@@ -70,7 +70,9 @@ def test_saved_lora_model_is_plain_and_portable(
     from credtune import load_recipe, train
 
     out = tmp_path / "run"  # the Python API behind `credtune train`, in-process to save the start-up
-    recipe = load_recipe(RECIPES / "german_credit_lora.yaml", [*tiny_overrides, "lora.r=4", "baselines=[]"])
+    recipe = load_recipe(
+        RECIPES / "german_credit_lora.yaml", [*tiny_overrides, "lora.r=4", "baselines=[]", "model.hybrid=[]"]
+    )
     train(recipe, out)
     model_dir = out / "model"
     assert not (model_dir / "adapter_config.json").exists()

@@ -32,6 +32,7 @@ def train_args(tiny_model: Path, run_dir: Path, *flags: str) -> list[str]:
         "train.disable_tqdm=true",
         "train.save_total_limit=null",
         "baselines=[]",
+        "model.hybrid=[]",
         "-o",
         str(run_dir),
         *flags,

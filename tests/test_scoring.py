@@ -220,9 +220,10 @@ def test_score_cli_csv_to_parquet_and_csv(
 
 def test_score_cli_refuses_to_overwrite(model_dir: Path, small_csv: Path, tmp_path: Path, capsys):
     out = tmp_path / "scores.parquet"
-    out.write_bytes(b"keep me")
+    assert _score(model_dir, small_csv, "-o", out) == 0
+    first = out.read_bytes()
     assert _score(model_dir, small_csv, "-o", out) == 2
-    assert "already exists" in capsys.readouterr().err and out.read_bytes() == b"keep me"
+    assert "already exists" in capsys.readouterr().err and out.read_bytes() == first
     assert _score(model_dir, small_csv, "-o", out, "--overwrite") == 0
     assert len(pd.read_parquet(out)) == 120
 
