@@ -88,7 +88,9 @@ def test_push_sends_the_folder_with_the_requested_settings(model_copy: Path, mon
     ((_, upload),) = hub.named("upload_folder")
     assert Path(upload["folder_path"]) == model_copy
     assert upload["repo_id"] == "me/german" and upload["revision"] == "v1"
-    on_disk = {p.name: p.stat().st_size for p in model_copy.iterdir()}
+    on_disk = {
+        p.relative_to(model_copy).as_posix(): p.stat().st_size for p in model_copy.rglob("*") if p.is_file()
+    }
     assert dict(result.files) == on_disk and result.url.endswith("/commit/abc")
     assert 'CreditScorer.from_pretrained("me/german")' in (model_copy / "README.md").read_text()
 
