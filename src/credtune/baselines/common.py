@@ -194,3 +194,15 @@ def safe_name(name: Any, where: str) -> str:
     if not name or name != Path(name).name or name.startswith(".") or "\\" in name:
         raise BaselineFileError(f"{where}: '{name}' is not a plain file name")
     return name
+
+
+def read_levels(params: dict[str, Any], columns: Columns, where: str) -> list[list[str]]:
+    """The saved category levels: one list of strings per categorical column."""
+    levels = [
+        strings(v, f"{where}: levels[{i}]") for i, v in enumerate(require(params.get("levels"), list, where))
+    ]
+    if len(levels) != len(columns.categorical):
+        raise BaselineFileError(
+            f"{where}: {len(levels)} level lists for {len(columns.categorical)} categories"
+        )
+    return levels

@@ -17,7 +17,15 @@ import pandas as pd
 from scipy import sparse
 from scipy.special import expit
 
-from .common import BaselineFileError, Columns, dump_json, floats, number, require, require_inputs, strings
+from .common import (
+    BaselineFileError,
+    Columns,
+    dump_json,
+    floats,
+    number,
+    read_levels,
+    require_inputs,
+)
 from .component import Component, read_params
 from .text import TextFeatures, fit_text, texts_from_json, texts_to_json
 
@@ -89,14 +97,7 @@ class LogisticComponent(Component):
             raise BaselineFileError(f"{where}: scales must be positive")
         if params.get("missing_level") != MISSING_LEVEL:
             raise BaselineFileError(f"{where}: missing_level must be '{MISSING_LEVEL}'")
-        levels = [
-            strings(v, f"{where}: levels[{i}]")
-            for i, v in enumerate(require(params.get("levels"), list, where))
-        ]
-        if len(levels) != len(columns.categorical):
-            raise BaselineFileError(
-                f"{where}: {len(levels)} level lists for {len(columns.categorical)} categories"
-            )
+        levels = read_levels(params, columns, where)
         texts = texts_from_json(params.get("text"), f"{where}: text", columns.text)
         width = n_num[0] + sum(map(len, levels)) + sum(len(t.vocabulary) for t in texts)
         coef = floats(params.get("coef"), f"{where}: coef", (width,))

@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .common import BaselineError, BaselineFileError, Columns, dump_json, require, require_inputs, strings
+from .common import (
+    BaselineError,
+    BaselineFileError,
+    Columns,
+    dump_json,
+    read_levels,
+    require_inputs,
+)
 from .component import Component, read_params
 from .text import TextFeatures, fit_text, texts_from_json, texts_to_json
 
@@ -81,14 +88,7 @@ class _TreeComponent(Component):
     def _read_params(cls, path: Path) -> tuple[Columns, list[list[str]], list[TextFeatures]]:
         params, columns = read_params(cls, path)
         where = path.name
-        levels = [
-            strings(v, f"{where}: levels[{i}]")
-            for i, v in enumerate(require(params.get("levels"), list, where))
-        ]
-        if len(levels) != len(columns.categorical):
-            raise BaselineFileError(
-                f"{where}: {len(levels)} level lists for {len(columns.categorical)} categories"
-            )
+        levels = read_levels(params, columns, where)
         return columns, levels, texts_from_json(params.get("text"), f"{where}: text", columns.text)
 
     def _check_model(self, n_features: int, where: str) -> None:
