@@ -6,7 +6,12 @@ from credtune.config import find_recipe, load_recipe, parse_value, recipe_from_d
 from credtune.errors import ConfigError
 from credtune.training import training_arguments
 
-RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
+# fine-tuning recipes; pretraining recipes (with `tables:`) are checked in test_pretrain.py
+RECIPES = sorted(
+    p
+    for p in (Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml")
+    if "\ntables:" not in p.read_text()
+)
 BASE = {"data": {"path": "x.csv", "target": "y", "positive": 1}}
 
 
@@ -100,5 +105,6 @@ def test_extends_keeps_parent_data_path_relative_to_parent(tmp_path):
     from credtune.config import resolve_data_path
 
     assert resolve_data_path(recipe).resolve() == (RECIPES[0].parent.parent / "data" / "german_credit.csv")
-    assert recipe.train == {"learning_rate": 1e-4} and recipe.serialize.numbers == "banded"
+    parent = load_recipe(RECIPES[0].parent / "german_credit.yaml")
+    assert recipe.train == {**parent.train, "learning_rate": 1e-4} and recipe.serialize.numbers == "banded"
     assert recipe.name == "variant"

@@ -130,7 +130,8 @@ def test_train_decoder_with_lora_via_cli(tiny_llama: Path, tiny_overrides: list[
     out = tmp_path / "run"
     result = run_cli(
         "train", str(RECIPES / "german_credit.yaml"), *overrides, f"model.name={tiny_llama}",
-        "lora.r=4", "model.max_length=128", "baselines=[]", "model.hybrid=[]", "-o", str(out),
+        "lora.r=4", "model.max_length=128", "baselines=[]", "model.hybrid=[]", "model.train_layers=null",
+        "distill=null", "-o", str(out),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())

@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _API = {
     "load_recipe": "credtune.config",
     "train": "credtune.api",
+    "pretrain": "credtune.api",
     "preview": "credtune.api",
     "validate": "credtune.api",
     "cross_validate": "credtune.api",

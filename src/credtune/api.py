@@ -22,7 +22,7 @@ from .runs import RunResult
 from .training import encode, training_arguments
 
 log = logging.getLogger(__name__)
-__all__ = ["load_recipe", "train", "preview", "validate", "cross_validate", "evaluate_model"]
+__all__ = ["load_recipe", "train", "pretrain", "preview", "validate", "cross_validate", "evaluate_model"]
 PREVIEW_SAMPLE = 10_000  # rows tokenized for preview's statistics on a large table
 # absolute position embeddings offset by the padding index (fairseq-style models)
 PADDED_POSITIONS = ("roberta", "xlm-roberta", "camembert", "longformer", "data2vec-text", "xmod")
@@ -120,6 +120,38 @@ def train(
         return _train(recipe, run_dir, resume=resume, overwrite=overwrite)
 
 
+def pretrain(
+    recipes: Any,
+    output_dir: str | Path | None = None,
+    *,
+    overrides: list[str] | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> RunResult:
+    """Continued pretraining of the backbone on serialized records (`credtune pretrain`): `recipes`
+    is a pretraining recipe (object, file or name), fine-tuning recipes whose tables make the
+    corpus, or both; writes runs/<name>/ with `backbone/` for `credtune train model.name=...`."""
+    from .pretrain_config import PretrainConfig, load_pretrain, pretrain_from_dict, table_recipe
+    from .runs.pretrain import pretrain as _pretrain
+
+    if isinstance(recipes, PretrainConfig):
+        cfg = pretrain_from_dict(dataclasses.asdict(recipes), overrides) if overrides else recipes
+    else:
+        cfg = load_pretrain(recipes, overrides)
+    check_max_length(cfg)  # reads only .model.name and .model.max_length
+    run_dir = Path(output_dir) if output_dir else Path("runs") / cfg.name
+    backbone = Path(cfg.model.name).expanduser()
+    inputs = [resolve_data_path(table_recipe(cfg, i)) for i in range(len(cfg.tables))]
+    check_not_input(run_dir, [*inputs, backbone if backbone.exists() else None], "--output-dir")
+    source, out = Path(cfg.source_dir).resolve(), run_dir.expanduser().resolve()
+    if out == source or out in source.parents:
+        raise CredtuneError(
+            f"--output-dir {run_dir} holds the recipe being run; write the run to another folder"
+        )
+    with output_lock(run_dir):
+        return _pretrain(cfg, run_dir, resume=resume, overwrite=overwrite)
+
+
 def preview(recipe: RecipeConfig | str | Path, overrides: list[str] | None = None, n: int = 5) -> str:
     """Serialized rows with their token counts and truncation stats, for a leakage check. Only the
     rows shown and, on a large table, a random sample of PREVIEW_SAMPLE rows are tokenized."""
@@ -177,7 +209,10 @@ def read_as(schema: dict[str, Any], recipe: RecipeConfig) -> list[str]:
 def validate(recipe: RecipeConfig | str | Path) -> str:
     """Load a recipe, check its columns against its data and its train section; 'ok ...' or raise."""
     from . import data
+    from .pretrain_config import is_pretraining_recipe
 
+    if not isinstance(recipe, RecipeConfig) and is_pretraining_recipe(recipe):
+        return validate_pretrain(recipe)
     recipe = _recipe(recipe)
     prep = data.prepare(recipe)
     training_arguments(recipe, Path("runs") / recipe.name / "checkpoints")
@@ -219,3 +254,19 @@ def evaluate_model(
     from .runs.evaluate import evaluate_model as _evaluate
 
     return _evaluate(model_dir, data, report_dir, reference, importance_rows)
+
+
+def validate_pretrain(recipe: str | Path) -> str:
+    """A pretraining recipe checked against its tables and its train section (no model loaded)."""
+    from .pretrain_config import load_pretrain
+    from .pretrain_corpus import build_corpus
+    from .pretraining import pretrain_arguments
+
+    cfg = load_pretrain(recipe)
+    check_max_length(cfg)
+    tables = build_corpus(cfg)
+    pretrain_arguments(cfg, Path("runs") / cfg.name / "checkpoints")
+    sizes = ", ".join(f"{t.name} {len(t.table)}" for t in tables)
+    held = sum(t.excluded for t in tables)
+    left = f"; {held} evaluation rows left out" if held else ""
+    return f"ok (pretraining, {cfg.masking} masking: {sum(len(t.table) for t in tables)} rows: {sizes}{left})"

@@ -31,6 +31,33 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 @command
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from .api import pretrain
+
+    recipes = [r for r in args.recipes if "=" not in r or os.path.isfile(r)]
+    overrides = [r for r in args.recipes if r not in recipes] + list(args.overrides)
+    result = pretrain(
+        recipes, args.output_dir, overrides=overrides, resume=args.resume, overwrite=args.overwrite
+    )
+    m = result.metrics
+    if m:
+        scores = ", ".join(
+            f"{label} {m[key]:.4f}"
+            for key, label in (
+                ("train_loss", "train loss"),
+                ("eval_loss", "eval loss"),
+                ("masked_token_accuracy", "accuracy"),
+            )
+            if m.get(key) is not None
+        )
+        seen = f"{m['rows']['train']:,} records of {len(m['tables'])} table(s)"
+        print(f"pretrained on {seen} in {m['wall_seconds']:.0f} s: {scores}")
+        print(f"backbone: {result.run_dir / 'backbone'}")
+        print(f"fine-tune it: credtune train RECIPE model.name={result.run_dir / 'backbone'}")
+    return 0
+
+
+@command
 def cmd_preview(args: argparse.Namespace) -> int:
     from .api import preview
 
@@ -204,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
 
+    add_pretrain_parser(sub)
+
     p = sub.add_parser("preview", help="print serialized rows with token counts, to check for leakage")
     recipe_args(p)
     p.add_argument("-n", type=int, default=5, help="rows to show (default 5)")
@@ -265,6 +294,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="rows used for global field importance by occlusion (default 200; 0 skips it)",
     )
     return parser
+
+
+def add_pretrain_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pretrain", help="continued pretraining of the backbone on serialized records")
+    p.add_argument(
+        "recipes",
+        nargs="+",
+        metavar="RECIPE",
+        help="a pretraining recipe (with tables:) and/or fine-tuning recipes whose tables make the corpus; "
+        "then dotted overrides, e.g. train.max_steps=100",
+    )
+    p.set_defaults(overrides=[])
+    p.add_argument("--output-dir", "-o", help="run folder (default: runs/<recipe name>)")
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the last checkpoint in the run folder"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,6 +76,7 @@ class ModelConfig:
     blend: str | None = None
     hybrid: list[str] = field(default_factory=list)  # baselines stacked with the transformer (shipped)
     hybrid_weights: str = "equal"  # equal: standardized log-odds averaged; fitted: free logistic weights
+    train_layers: int | None = None  # only the top k layers (+ head) train; those below are frozen, run once
 
 
 @dataclass
@@ -84,6 +85,20 @@ class LoraConfig:
     alpha: int = 16
     dropout: float = 0.05
     target_modules: list[str] | None = None
+
+
+@dataclass
+class DistillConfig:
+    """Distillation from the baselines: the transformer also learns the teachers' PDs (soft targets).
+
+    The teachers' PDs on the training rows are cross-fitted (each row scored by teachers fitted on
+    the other folds): in-sample GBDT predictions would only repeat the labels."""
+
+    teachers: list[str] = field(default_factory=lambda: ["logistic", "scorecard", "lightgbm"])
+    weight: float = 0.5  # share of the loss on the teachers' PD; 0 = labels only, 1 = teachers only
+    folds: int = 5
+    synthetic: int = 0  # extra rows per training row, fields mixed from other rows, targets from the teachers
+    swap: float = 0.3  # share of a synthetic row's fields taken from other random training rows
 
 
 @dataclass
@@ -108,6 +123,7 @@ class RecipeConfig:
     serialize: SerializeConfig = field(default_factory=SerializeConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     lora: LoraConfig | None = None
+    distill: DistillConfig | None = None
     train: dict[str, Any] = field(default_factory=dict)
     seed: int = 42
     train_loss: str = "ce"
@@ -276,6 +292,34 @@ def _check(recipe: RecipeConfig) -> None:
             )
     if len(set(recipe.model.hybrid)) != len(recipe.model.hybrid):
         raise ConfigError("model.hybrid: a component is listed twice")
+    if recipe.model.train_layers is not None and recipe.model.train_layers < 0:
+        raise ConfigError(f"model.train_layers: must be 0 or more, got {recipe.model.train_layers}")
+    if recipe.lora is not None and recipe.model.train_layers == 0:
+        raise ConfigError(
+            "lora: model.train_layers: 0 leaves no layer for LoRA to adapt; set model.train_layers "
+            "to 1 or more (null: every layer), or drop the lora section"
+        )
+    if recipe.distill is not None:
+        _check_distill(recipe)
+
+
+def _check_distill(recipe: RecipeConfig) -> None:
+    distill = recipe.distill
+    if not distill.teachers:
+        raise ConfigError("distill.teachers: name at least one baseline to learn from")
+    for name in distill.teachers:
+        if name not in BASELINES:
+            raise ConfigError(f"distill.teachers: unknown baseline '{name}'{did_you_mean(name, BASELINES)}")
+    if not 0 <= distill.weight <= 1:
+        raise ConfigError(f"distill.weight: expected a share between 0 and 1, got {distill.weight}")
+    if distill.folds < 2:
+        raise ConfigError(
+            f"distill.folds: need at least 2 folds to cross-fit the teachers, got {distill.folds}"
+        )
+    if distill.synthetic < 0 or not 0 < distill.swap <= 1:
+        raise ConfigError("distill: synthetic must be 0 or more and swap a share in (0, 1]")
+    if recipe.train_loss == "weighted":
+        raise ConfigError("distill: cannot be combined with train_loss: weighted; use one or the other")
 
 
 # role pairs that contradict each other: a column is serialized one way, or not at all
@@ -337,3 +381,9 @@ def dump_recipe(recipe: RecipeConfig) -> str:
     if recipe.data.path:
         out["data"]["path"] = str(resolve_data_path(recipe).resolve())
     return yaml.safe_dump(out, sort_keys=False)
+
+
+def build_section(cls: type, raw: Any, where: str = "") -> Any:
+    """Dataclass `cls` from a mapping, checked as recipes are (unknown keys get a did-you-mean hint,
+    values are coerced to the field types): for other recipe kinds (`pretrain_config`)."""
+    return _build(cls, raw, where)

@@ -279,6 +279,8 @@ def _bands(column: pa.ChunkedArray) -> list[float] | None:
 
 
 def _label_names(table: datasets.Dataset, cfg: DataConfig) -> list[str]:
+    if not cfg.target or cfg.target not in table.column_names:
+        return ["negative", "positive"]  # an unlabelled table (`credtune pretrain`): no classes to name
     positive = label_key(cfg.positive)
     seen = {label_key(v) for v in table.unique(cfg.target)} - {None, positive}
     negative = (

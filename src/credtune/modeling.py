@@ -127,7 +127,10 @@ def load_model(
         model.gradient_checkpointing_enable()
         model.config.use_cache = False
     if lora is not None:
-        model = add_lora(model, lora, quantized=cfg.quantization == "4bit")
+        from .frozen import frozen_count
+
+        skip = frozen_count(model, cfg.train_layers)
+        model = add_lora(model, lora, quantized=cfg.quantization == "4bit", skip_layers=skip)
     return model
 
 
@@ -161,8 +164,11 @@ def lora_targets(lora: LoraConfig) -> list[str] | str:
     return list(lora.target_modules) if lora.target_modules else "all-linear"
 
 
-def add_lora(model: PreTrainedModel, lora: LoraConfig, quantized: bool = False) -> PreTrainedModel:
-    """PEFT LoRA with task_type SEQ_CLS, which also trains and saves the classification head."""
+def add_lora(
+    model: PreTrainedModel, lora: LoraConfig, quantized: bool = False, skip_layers: int = 0
+) -> PreTrainedModel:
+    """PEFT LoRA with task_type SEQ_CLS, which also trains and saves the classification head.
+    `skip_layers` bottom layers get no adapters (they stay frozen: `model.train_layers`)."""
     from peft import LoraConfig as PeftLoraConfig
     from peft import TaskType, get_peft_model, prepare_model_for_kbit_training
 
@@ -173,12 +179,19 @@ def add_lora(model: PreTrainedModel, lora: LoraConfig, quantized: bool = False) 
     absent = [t for t in targets if t not in present] if isinstance(targets, list) else []
     if absent:
         raise ModelError(f"lora.target_modules: {absent} not found in {model.config.model_type} layers")
+    layers: dict[str, Any] = {}
+    if skip_layers:
+        from .frozen import bottom_linear_names
+
+        # peft's `layers_to_transform` refuses "all-linear"; naming the frozen layers' modules works for both
+        layers["exclude_modules"] = bottom_linear_names(model, skip_layers)
     config = PeftLoraConfig(
         task_type=TaskType.SEQ_CLS,
         r=lora.r,
         lora_alpha=lora.alpha,
         lora_dropout=lora.dropout,
         target_modules=targets,
+        **layers,
     )
     return get_peft_model(model, config)
 

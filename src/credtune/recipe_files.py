@@ -5,6 +5,7 @@ Kept apart from `config`, which turns the merged mapping into dataclasses and ch
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from importlib import resources
@@ -95,3 +96,22 @@ def merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
             merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
         )
     return out
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
+    """A copy of `raw` with dotted `key.sub=value` overrides applied, each value read as YAML."""
+    raw = copy.deepcopy(raw)
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override '{item}' is not of the form key.sub=value")
+        node = raw
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {key.strip()}: '{part}' is not a section")
+        node[parts[-1]] = parse_value(value)
+    return raw

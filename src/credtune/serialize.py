@@ -174,23 +174,33 @@ class Serializer:
     # -- reading back ------------------------------------------------------------------------
     def parse(self, text: str) -> dict[str, str]:
         """Split a rendered text back into {label: value}; inverse of `render` on its output."""
+        return {key: value for key, value, _ in self._walk(text)}
+
+    def value_spans(self, text: str) -> list[tuple[int, int]]:
+        """The character span [start, end) of each field's value in a rendered text, in field
+        order (a quoted value's span includes its quotes): what field masking hides from the
+        model in `credtune pretrain`, so that it predicts a whole value from the other fields."""
+        return [span for _, _, span in self._walk(text)]
+
+    def _walk(self, text: str) -> list[tuple[str, str, tuple[int, int]]]:
         prefix, kv, suffix, sep = TEMPLATES[self.template]
-        out: dict[str, str] = {}
+        out: list[tuple[str, str, tuple[int, int]]] = []
         pos = 0
         while pos < len(text):
             if not text.startswith(prefix, pos):
                 raise ValueError(f"unexpected text at {pos}: {text[pos : pos + 20]!r}")
             key_end = text.index(kv, pos + len(prefix))
             key = text[pos + len(prefix) : key_end]
-            pos = key_end + len(kv)
+            start = pos = key_end + len(kv)
             if text.startswith('"', pos):
                 value, pos = _unquote(text, pos)
+                end = pos
                 pos += len(suffix)
             else:
                 end = text.find(suffix + sep, pos)
                 end = len(text) - len(suffix) if end < 0 else end
                 value, pos = text[pos:end], end + len(suffix)
-            out[key] = value
+            out.append((key, value, (start, end)))
             if text.startswith(sep, pos):
                 pos += len(sep)
         return out

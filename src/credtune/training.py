@@ -66,10 +66,16 @@ def bf16_is_faster() -> bool:
 
 def training_arguments(recipe: RecipeConfig, output_dir: Path) -> TrainingArguments:
     """TRAIN_DEFAULTS, then the recipe's `train:` section verbatim; unknown keys get a hint."""
+    return trainer_arguments({**TRAIN_DEFAULTS, "seed": recipe.seed, **recipe.train}, output_dir)
+
+
+def trainer_arguments(values: dict[str, Any], output_dir: Path) -> TrainingArguments:
+    """`TrainingArguments` from a recipe's settings (defaults merged with its `train:` section):
+    unknown keys get a hint, the CPU is used where no GPU is, bf16 only where it is faster."""
     import torch
     from transformers import TrainingArguments
 
-    values = {**TRAIN_DEFAULTS, "seed": recipe.seed, **recipe.train, "output_dir": str(output_dir)}
+    values = {**values, "output_dir": str(output_dir)}
     fields = {f.name for f in dataclasses.fields(TrainingArguments) if f.init}
     for key in values:
         if key not in fields:
@@ -89,7 +95,7 @@ def training_arguments(recipe: RecipeConfig, output_dir: Path) -> TrainingArgume
 def encode(table: Any, serializer: Any, tokenizer: Any, max_length: int) -> Any:
     """Serialize and tokenize every row once (datasets.map, cached); splits and folds select rows."""
 
-    def render(batch: dict[str, list]) -> dict[str, list]:
+    def render(batch: dict[str, list], positions: list[int]) -> dict[str, list]:
         rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
         rendered = [serializer.render(row, tokenizer, max_length) for row in rows]
         texts = [text for text, _ in rendered]
@@ -99,9 +105,10 @@ def encode(table: Any, serializer: Any, tokenizer: Any, max_length: int) -> Any:
             "truncated": [cut for _, cut in rendered],
             **enc,
             "length": [len(ids) for ids in enc["input_ids"]],
+            "table_row": positions,  # position in the table: the key of a `frozen.FrozenCache`
         }
 
-    return table.map(render, batched=True, batch_size=256, desc="serializing")
+    return table.map(render, batched=True, with_indices=True, batch_size=256, desc="serializing")
 
 
 def weighted_loss(labels: np.ndarray):
@@ -122,6 +129,20 @@ def weighted_loss(labels: np.ndarray):
     return loss
 
 
+def soft_target_loss(outputs: Any, labels: Any, num_items_in_batch: Any = None) -> Any:
+    """Cross-entropy against a probability of the positive class: hard labels (0/1, evaluation)
+    or distillation's mix of label and teacher PD, (1 - w) * y + w * p_teacher, which equals
+    (1 - w) * CE(label) + w * CE(teacher) since cross-entropy is linear in its target."""
+    import torch
+
+    logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+    target = labels.float()
+    log_p = torch.log_softmax(logits.float(), dim=-1)
+    per_row = -(target * log_p[:, 1] + (1 - target) * log_p[:, 0])
+    denom = num_items_in_batch if num_items_in_batch is not None else labels.numel()
+    return per_row.sum() / denom
+
+
 def compute_metrics(pred: Any) -> dict[str, float]:
     import torch
 
@@ -135,15 +156,25 @@ def compute_metrics(pred: Any) -> dict[str, float]:
 
 
 def model_inputs(ds: Any) -> Any:
-    names = [c for c in ("input_ids", "attention_mask", "token_type_ids", "labels") if c in ds.column_names]
-    return ds.select_columns(names + ["length"])
+    keep = ("input_ids", "attention_mask", "token_type_ids", "labels", "length", "table_row")
+    return ds.select_columns([c for c in keep if c in ds.column_names])
 
 
 def build_trainer(
-    recipe: RecipeConfig, model: Any, tokenizer: Any, args: TrainingArguments, train_ds, valid_ds
+    recipe: RecipeConfig,
+    model: Any,
+    tokenizer: Any,
+    args: TrainingArguments,
+    train_ds: Any,
+    valid_ds: Any,
+    cache: Any = None,
 ):
+    """The HF Trainer for one fine-tune. With a `frozen.FrozenCache` (`model.train_layers`),
+    batches carry the frozen layers' cached outputs and only the layers above them run."""
     from torch.utils.data import SequentialSampler
     from transformers import DataCollatorWithPadding, Trainer
+
+    from .frozen import STATES_KEY, CachedCollator, run_top
 
     class CreditTrainer(Trainer):
         """Trainer whose evaluation keeps row order. transformers 5 applies `group_by_length` to the
@@ -155,17 +186,69 @@ def build_trainer(
                 return None  # accelerate shards in order and gathers back in order
             return SequentialSampler(eval_dataset)
 
-    loss = weighted_loss(np.asarray(train_ds["labels"])) if recipe.train_loss == "weighted" else None
+        def compute_loss(self, model: Any, inputs: dict, *args: Any, **kwargs: Any) -> Any:
+            states = inputs.pop(STATES_KEY, None)
+            if states is None:
+                return super().compute_loss(model, inputs, *args, **kwargs)
+            with run_top(model, cache.n, states):
+                return super().compute_loss(model, inputs, *args, **kwargs)
+
+        def prediction_step(self, model: Any, inputs: dict, *args: Any, **kwargs: Any) -> Any:
+            states = inputs.pop(STATES_KEY, None)
+            if states is None:
+                return super().prediction_step(model, inputs, *args, **kwargs)
+            with run_top(model, cache.n, states):
+                return super().prediction_step(model, inputs, *args, **kwargs)
+
+    labels = np.asarray(train_ds["labels"])
+    if recipe.train_loss == "weighted":
+        loss = weighted_loss(labels.astype(int))
+    elif labels.dtype.kind == "f":  # distillation's soft targets
+        loss = soft_target_loss
+    else:
+        loss = None
+    collator = DataCollatorWithPadding(tokenizer)
+    if cache is not None:
+        args.remove_unused_columns = False  # the collator needs `table_row`; it drops it and `length`
+        collator = CachedCollator(collator, cache)
     return CreditTrainer(
         model=model,
         args=args,
         train_dataset=model_inputs(train_ds),
         eval_dataset=model_inputs(valid_ds),
         processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=collator,
         compute_metrics=compute_metrics,
         compute_loss_func=loss,
     )
+
+
+def prepare_frozen(recipe: RecipeConfig, model: Any, encoded: Any, tokenizer: Any, cache: Any = None) -> Any:
+    """With `model.train_layers: k`, freeze all but the top k layers and return the outputs of its
+    frozen layers for every row of `encoded` (`cache`, when given, is reused: the frozen weights are
+    the pretrained ones, the same in every fold). None when nothing is frozen or the
+    architecture cannot be cached (it is then frozen and run in full)."""
+    from .frozen import FrozenCache, can_cache, freeze_bottom, frozen_count
+
+    if recipe.model.train_layers is None:
+        return None
+    n = frozen_count(model, recipe.model.train_layers)
+    freeze_bottom(model, n)
+    if not n:
+        return None  # every layer trains; only the embeddings are frozen
+    if cache is not None or not can_cache(model):
+        if cache is None:
+            log.info("model.train_layers: %s layers are frozen but not cached", model.config.model_type)
+        return cache
+    started = time.time()
+    cache = FrozenCache.build(model, encoded, n, tokenizer.pad_token_id)
+    log.info(
+        "frozen layers 0-%d: outputs of %d rows computed once in %.1f s",
+        n - 1,
+        len(encoded),
+        time.time() - started,
+    )
+    return cache
 
 
 def predict_margin(trainer: Trainer, ds: Any) -> np.ndarray:

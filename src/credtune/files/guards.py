@@ -22,6 +22,7 @@ from ..errors import CredtuneError
 # What credtune writes into a run folder (train, cv and evaluate), and its own temporary names.
 RUN_ENTRIES = {
     "model",
+    "backbone",  # `credtune pretrain`
     "metrics.json",
     "recipe.yaml",
     "report.md",
@@ -36,6 +37,7 @@ RUN_ENTRIES = {
 }
 TRAINING_ENTRIES = {
     "model",
+    "backbone",
     "checkpoints",
     "cv.json",
     "oof.csv",

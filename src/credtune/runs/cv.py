@@ -24,6 +24,7 @@ import pandas as pd
 
 from .. import data as data_mod
 from ..config import RecipeConfig, resolve_data_path
+from ..distill import distilled_train_set
 from ..errors import ConfigError, DataError
 from ..evaluation import apply_blend, assess, fit_blend, fit_components, pick
 from ..files import write_json_atomic
@@ -36,7 +37,7 @@ from ..metrics import (
     fit_calibrator,
     sigmoid,
 )
-from ..training import build_trainer, encode, predict_margin, training_arguments
+from ..training import build_trainer, encode, predict_margin, prepare_frozen, training_arguments
 from . import RunResult, check_run_dir
 
 log = logging.getLogger(__name__)
@@ -97,11 +98,15 @@ class CvInputs:
     frame: pd.DataFrame
     tokenizer: Any
     state: Any
+    frozen: Any = None  # the frozen layers' outputs, shared by every fold (`model.train_layers`)
 
 
 def _prepare(recipe: RecipeConfig, folds: int, out_dir: Path, clear: bool) -> CvInputs:
     """Every check that can fail (data, `train:` keys, model folder) runs before an old folder is cleared."""
     table = data_mod.load_labelled(recipe.data, resolve_data_path(recipe), recipe.seed)
+    from ..pretrain_corpus import check_no_overlap  # a pretrained backbone must not have seen them
+
+    check_no_overlap(recipe.model.name, table, "this cv evaluates")
     y = np.asarray(table[data_mod.LABEL], dtype=int)
     if np.bincount(y, minlength=2).min() < folds:
         raise DataError(
@@ -264,10 +269,13 @@ def _fit_transformer(
 
     encoded, tokenizer = inputs.encoded, inputs.tokenizer
     model = load_model(recipe.model, inputs.prep.schema["label_names"], tokenizer, recipe.lora, recipe.seed)
+    inputs.frozen = prepare_frozen(recipe, model, encoded, tokenizer, inputs.frozen)
     args = training_arguments(recipe, out_dir / ".cv-checkpoints" / "fold")
-    trainer = build_trainer(
-        recipe, model, tokenizer, args, encoded.select(fit_idx), encoded.select(predict[0])
-    )
+    train_ds, cache = encoded.select(fit_idx), inputs.frozen
+    if recipe.distill is not None:
+        frame = inputs.frame.iloc[fit_idx]
+        train_ds, cache = distilled_train_set(recipe, train_ds, frame, inputs.prep, tokenizer, model, cache)
+    trainer = build_trainer(recipe, model, tokenizer, args, train_ds, encoded.select(predict[0]), cache)
     trainer.train()
     margins = [predict_margin(trainer, encoded.select(idx)) for idx in predict]
     del trainer, model

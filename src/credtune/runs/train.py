@@ -18,12 +18,14 @@ from typing import Any
 from .. import data as data_mod
 from ..config import RecipeConfig, dump_recipe
 from ..contract import ModelSpec
+from ..distill import distilled_train_set
 from ..files import replace_folder, write_json_atomic
 from ..training import (
     build_trainer,
     encode,
     gather_full_model,
     last_complete_checkpoint,
+    prepare_frozen,
     report_cuts,
     token_stats,
     training_arguments,
@@ -48,6 +50,9 @@ def train(
     clear = check_run_dir(run_dir, resume, overwrite)
     started = time.time()
     prep = data_mod.prepare(recipe)  # datasets' cache is file-locked: safe on every rank at once
+    from ..pretrain_corpus import check_no_overlap  # a pretrained backbone must not have seen them
+
+    check_no_overlap(recipe.model.name, prep.table, "held out", [*prep.splits["valid"], *prep.splits["test"]])
     args = training_arguments(recipe, run_dir / "checkpoints")
     components = fit_baselines(recipe, prep)  # seconds; a baseline that cannot be fitted stops us here
     from accelerate import PartialState
@@ -64,7 +69,12 @@ def train(
     split = {name: encoded.select(idx) for name, idx in prep.splits.items()}
     n_cut = report_cuts(encoded, recipe.model.max_length)
     model = load_model(recipe.model, prep.schema["label_names"], tokenizer, recipe.lora, recipe.seed)
-    trainer = build_trainer(recipe, model, tokenizer, args, split["train"], split["valid"])
+    cache = prepare_frozen(recipe, model, encoded, tokenizer)
+    train_ds = split["train"]
+    if recipe.distill is not None:
+        frame = prep.split("train").to_pandas()
+        train_ds, cache = distilled_train_set(recipe, train_ds, frame, prep, tokenizer, model, cache)
+    trainer = build_trainer(recipe, model, tokenizer, args, train_ds, split["valid"], cache)
     checkpoint = last_complete_checkpoint(run_dir / "checkpoints") if resume else None
     if resume and checkpoint is None:
         log.warning("--resume: no complete checkpoint in %s, starting from scratch", run_dir / "checkpoints")

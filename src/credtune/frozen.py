@@ -1,0 +1,201 @@
+"""Frozen bottom layers, and their outputs computed once (`model.train_layers: k`).
+
+With `train_layers: k` only the top k layers and the head train (TabSTAR fine-tunes a text
+encoder with the bottom half frozen; k = 0 trains the pooler and head alone). Frozen, with their dropout off,
+the embeddings and the bottom N layers map each row to the same hidden states in every epoch,
+every fold and every repeat of a cv: `FrozenCache` computes them once, and training runs only the
+top layers on them (the model's own code does the rest: attention mask, pooler, head, loss). The
+trained weights live in the one model as usual, so the saved folder is a plain sequence
+classifier. Encoders whose layers sit in `encoder.layer` (BERT, RoBERTa, XLM-R, ELECTRA) are
+cached; other architectures are frozen and run in full.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+STATES_KEY = "frozen_states"
+
+
+def backbone(model: Any) -> Any:
+    """The transformers base model (e.g. `BertModel`) inside peft and accelerate wrappers."""
+    model = getattr(model, "module", model)
+    if hasattr(model, "get_base_model"):
+        model = model.get_base_model()
+    return model.base_model
+
+
+def _layers(base: Any) -> tuple[Any, str] | None:
+    encoder = getattr(base, "encoder", None)
+    if encoder is not None and isinstance(getattr(encoder, "layer", None), torch.nn.ModuleList):
+        return encoder, "layer"
+    if isinstance(getattr(base, "layers", None), torch.nn.ModuleList):
+        return base, "layers"
+    return None
+
+
+def num_layers(model: Any) -> int:
+    return int(model.config.num_hidden_layers)
+
+
+def frozen_count(model: Any, train_layers: int | None) -> int:
+    """How many bottom layers `model.train_layers` leaves frozen (0 when it is unset)."""
+    if train_layers is None:
+        return 0
+    if not 0 <= train_layers <= num_layers(model):
+        raise ConfigError(
+            f"model.train_layers: {train_layers} is outside 0..{num_layers(model)} (the backbone's layer count)"
+        )
+    return num_layers(model) - train_layers
+
+
+def freeze_bottom(model: Any, n: int) -> None:
+    """No gradient and no dropout for the embeddings and the bottom `n` layers."""
+    base = backbone(model)
+    found = _layers(base)
+    embeddings = getattr(base, "embeddings", None) or getattr(base, "embed_tokens", None)
+    if found is None or embeddings is None:
+        raise ConfigError(f"model.train_layers: cannot find the layers of a {model.config.model_type} model")
+    holder, attr = found
+    for module in [embeddings, *getattr(holder, attr)[:n]]:
+        for param in module.parameters():
+            param.requires_grad = False
+        for sub in module.modules():
+            if isinstance(sub, torch.nn.Dropout):
+                sub.p = 0.0
+
+
+def bottom_linear_names(model: Any, n: int) -> list[str]:
+    """Full names of the linear modules in the bottom `n` layers (to keep LoRA out of them)."""
+    found = _layers(backbone(model))
+    if found is None:
+        raise ConfigError(f"model.train_layers: cannot find the layers of a {model.config.model_type} model")
+    holder, attr = found
+    bottom = {id(m) for layer in getattr(holder, attr)[:n] for m in layer.modules()}
+    return [name for name, m in model.named_modules() if id(m) in bottom and isinstance(m, torch.nn.Linear)]
+
+
+def can_cache(model: Any) -> bool:
+    base = backbone(model)
+    found = _layers(base)
+    return found is not None and found[1] == "layer" and hasattr(base, "embeddings")
+
+
+@contextlib.contextmanager
+def run_top(model: Any, n: int, states: torch.Tensor) -> Iterator[None]:
+    """Within the block, a forward pass of `model` starts from `states` (the output of layer n)
+    and runs only the layers above it."""
+    base = backbone(model)
+    holder, attr = _layers(base)
+    layers = getattr(holder, attr)
+
+    def replace(module: Any, args: Any, output: torch.Tensor) -> torch.Tensor:
+        if output.shape[:2] != states.shape[:2]:
+            raise RuntimeError(
+                f"cached states {tuple(states.shape)} do not fit the batch {tuple(output.shape)}"
+            )
+        return states.to(output.device, output.dtype)
+
+    handle = base.embeddings.register_forward_hook(replace)
+    setattr(holder, attr, layers[n:])
+    try:
+        yield
+    finally:
+        setattr(holder, attr, layers)
+        handle.remove()
+
+
+class FrozenCache:
+    """Each row's hidden states after the bottom `n` layers, without padding, by row position."""
+
+    def __init__(self, states: list[torch.Tensor], n: int, left_padded: bool = False):
+        self.states, self.n, self.left_padded = states, n, left_padded
+
+    @classmethod
+    @torch.no_grad()
+    def build(cls, model: Any, encoded: Any, n: int, pad_id: int, batch_size: int = 64) -> FrozenCache:
+        """Run the frozen bottom once over every row of `encoded` (sorted by length, so batches
+        carry little padding)."""
+        base = backbone(model)
+        holder, attr = _layers(base)
+        layers = getattr(holder, attr)
+        lengths = np.asarray(encoded["length"])
+        ids, types = (
+            encoded["input_ids"],
+            encoded["token_type_ids"] if "token_type_ids" in encoded.column_names else None,
+        )
+        states: list[torch.Tensor | None] = [None] * len(lengths)
+        was_training = base.training
+        base.eval()
+        setattr(holder, attr, layers[:n])
+        try:
+            order = np.argsort(lengths, kind="stable")
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                width = int(lengths[rows].max())
+                batch = torch.full((len(rows), width), pad_id, dtype=torch.long)
+                mask = torch.zeros((len(rows), width), dtype=torch.long)
+                kwargs = {}
+                if types is not None:
+                    kwargs["token_type_ids"] = torch.zeros((len(rows), width), dtype=torch.long)
+                for i, row in enumerate(rows):
+                    batch[i, : lengths[row]] = torch.tensor(ids[int(row)])
+                    mask[i, : lengths[row]] = 1
+                    if types is not None:
+                        kwargs["token_type_ids"][i, : lengths[row]] = torch.tensor(types[int(row)])
+                device = next(base.parameters()).device
+                out = (
+                    base(
+                        input_ids=batch.to(device),
+                        attention_mask=mask.to(device),
+                        **{k: v.to(device) for k, v in kwargs.items()},
+                    )
+                    .last_hidden_state.float()
+                    .cpu()
+                )
+                for i, row in enumerate(rows):
+                    states[int(row)] = out[i, : lengths[row]].clone()
+        finally:
+            setattr(holder, attr, layers)
+            base.train(was_training)
+        return cls(states, n)  # type: ignore[arg-type]
+
+    def extended(self, model: Any, encoded: Any, pad_id: int) -> FrozenCache:
+        """A cache with `encoded`'s rows after these (their `table_row` continues from here)."""
+        more = FrozenCache.build(model, encoded, self.n, pad_id)
+        return FrozenCache(self.states + more.states, self.n, self.left_padded)
+
+    def batch(self, rows: list[int], width: int) -> torch.Tensor:
+        """The rows' states padded to `width` positions, as the collator padded their tokens."""
+        hidden = self.states[rows[0]].shape[-1]
+        out = torch.zeros((len(rows), width, hidden))
+        for i, row in enumerate(rows):
+            s = self.states[row]
+            if self.left_padded:
+                out[i, width - len(s) :] = s
+            else:
+                out[i, : len(s)] = s
+        return out
+
+
+class CachedCollator:
+    """Pads tokens as usual and adds each row's cached states (the `table_row` column says which)."""
+
+    def __init__(self, pad: Any, cache: FrozenCache):
+        self.pad, self.cache = pad, cache
+        self.cache.left_padded = getattr(pad.tokenizer, "padding_side", "right") == "left"
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        rows = [int(f["table_row"]) for f in features]
+        batch = self.pad([{k: v for k, v in f.items() if k not in ("table_row", "length")} for f in features])
+        batch[STATES_KEY] = self.cache.batch(rows, batch["input_ids"].shape[1])
+        return batch
