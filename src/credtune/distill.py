@@ -117,4 +117,5 @@ def distilled_train_set(
     extra = model_inputs(with_soft_labels(extra, targets.synthetic_pd))
     if cache is not None:
         cache = cache.extended(model, extra, tokenizer.pad_token_id)
-    return concatenate_datasets([model_inputs(train_ds), extra.cast(model_inputs(train_ds).features)]), cache
+    train_ds = model_inputs(train_ds)
+    return concatenate_datasets([train_ds, extra.cast(train_ds.features)]), cache

@@ -58,15 +58,23 @@ def frozen_count(model: Any, train_layers: int | None) -> int:
     return num_layers(model) - train_layers
 
 
+def _layer_list(model: Any) -> Any:
+    """The `ModuleList` of transformer layers, or one clear line when the architecture hides it."""
+    found = _layers(backbone(model))
+    if found is None:
+        raise ConfigError(f"model.train_layers: cannot find the layers of a {model.config.model_type} model")
+    return getattr(*found)
+
+
 def freeze_bottom(model: Any, n: int) -> None:
     """No gradient and no dropout for the embeddings and the bottom `n` layers."""
-    base = backbone(model)
-    found = _layers(base)
+    layers, base = _layer_list(model), backbone(model)
     embeddings = getattr(base, "embeddings", None) or getattr(base, "embed_tokens", None)
-    if found is None or embeddings is None:
-        raise ConfigError(f"model.train_layers: cannot find the layers of a {model.config.model_type} model")
-    holder, attr = found
-    for module in [embeddings, *getattr(holder, attr)[:n]]:
+    if embeddings is None:
+        raise ConfigError(
+            f"model.train_layers: cannot find the embeddings of a {model.config.model_type} model"
+        )
+    for module in [embeddings, *layers[:n]]:
         for param in module.parameters():
             param.requires_grad = False
         for sub in module.modules():
@@ -76,11 +84,7 @@ def freeze_bottom(model: Any, n: int) -> None:
 
 def bottom_linear_names(model: Any, n: int) -> list[str]:
     """Full names of the linear modules in the bottom `n` layers (to keep LoRA out of them)."""
-    found = _layers(backbone(model))
-    if found is None:
-        raise ConfigError(f"model.train_layers: cannot find the layers of a {model.config.model_type} model")
-    holder, attr = found
-    bottom = {id(m) for layer in getattr(holder, attr)[:n] for m in layer.modules()}
+    bottom = {id(m) for layer in _layer_list(model)[:n] for m in layer.modules()}
     return [name for name, m in model.named_modules() if id(m) in bottom and isinstance(m, torch.nn.Linear)]
 
 
