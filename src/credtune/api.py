@@ -174,7 +174,7 @@ def preview(recipe: RecipeConfig | str | Path, overrides: list[str] | None = Non
     lines = []
     for i in range(len(shown)):
         row = shown[i]
-        label = prep.schema["label_names"][row["labels"]]
+        label = row["labels"] if prep.task == "regression" else prep.schema["label_names"][row["labels"]]
         lines += [f"--- row {i} ({row['length']} tokens, target hidden: {label})", row["text"]]
     lengths = stats["length"]
     over = f" (token statistics from a random sample of {PREVIEW_SAMPLE:,} rows)" if sampled else ""

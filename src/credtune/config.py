@@ -26,19 +26,24 @@ __all__ = ["find_recipe", "load_recipe", "parse_value", "recipe_from_dict", "res
 
 @dataclass
 class SplitConfig:
-    """How rows are divided; `time_column` switches from stratified random to oldest -> train."""
+    """How rows are divided; `time_column` switches from stratified random to oldest -> train, and
+    `column` takes a shipped split (values train / valid / test; valid is carved from train if absent)."""
 
     valid: float = 0.15
     test: float = 0.2
     time_column: str | None = None
+    column: str | None = None
 
 
 @dataclass
 class DataConfig:
     path: str = ""
     target: str = ""
+    task: str | None = None  # binary | multiclass | regression; None: inferred from the recipe and target
     positive: Any = None
     negative: Any = None
+    classes: list[str] = field(default_factory=list)  # multiclass: the classes in order (grades A..G)
+    ordered: bool = False  # multiclass: the classes are ordered grades (adds kappa and grade error)
     id: str | None = None
     text: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
@@ -63,6 +68,7 @@ class SerializeConfig:
     mask_pii: bool = False
     include_protected: bool = False
     numbers: str = "plain"
+    notes_cut: str = "head"  # head_tail: a note over the budget keeps its start and its end
 
 
 @dataclass
@@ -127,7 +133,7 @@ class RecipeConfig:
     train: dict[str, Any] = field(default_factory=dict)
     seed: int = 42
     train_loss: str = "ce"
-    calibration: str = "temperature"
+    calibration: str = "auto"  # auto: temperature for classes, linear for a regression target
     points: PointsConfig = field(default_factory=PointsConfig)
     decision: DecisionConfig = field(default_factory=DecisionConfig)
     baselines: list[str] = field(default_factory=lambda: ["logistic", "lightgbm"])
@@ -143,15 +149,17 @@ class RecipeConfig:
 CHOICES = {
     "serialize.template": ("compact", "list", "text"),
     "serialize.numbers": ("plain", "banded"),
+    "serialize.notes_cut": ("head", "head_tail"),
     "train_loss": ("ce", "weighted"),
-    "calibration": ("temperature", "platt", "isotonic", "none"),
+    "calibration": ("auto", "temperature", "platt", "isotonic", "linear", "none"),
+    "data.task": (None, "binary", "multiclass", "regression"),
     "model.quantization": (None, "4bit"),
     "model.blend": (None, "lightgbm"),
     "model.hybrid_weights": ("equal", "fitted"),
 }
 
 
-BASELINES = ("logistic", "scorecard", "lightgbm", "catboost")
+BASELINES = ("logistic", "scorecard", "lightgbm", "catboost", "notes")
 
 
 def load_recipe(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> RecipeConfig:
@@ -267,6 +275,8 @@ def _check(recipe: RecipeConfig) -> None:
             raise ConfigError(f"data.split.{name}: expected a share between 0 and 0.9, got {share}")
     if split.valid + split.test >= 0.9:
         raise ConfigError("data.split: valid + test leave too few rows to train on")
+    if split.column and split.time_column:
+        raise ConfigError("data.split: give column (a shipped split) or time_column, not both")
     if recipe.model.max_length < 16:
         raise ConfigError(f"model.max_length: {recipe.model.max_length} is too short for any record")
     if recipe.data.sample is not None and recipe.data.sample < 20:
@@ -301,6 +311,51 @@ def _check(recipe: RecipeConfig) -> None:
         )
     if recipe.distill is not None:
         _check_distill(recipe)
+    if recipe.data.task:
+        check_task(recipe, recipe.data.task)
+
+
+CALIBRATIONS = {
+    "binary": ("temperature", "platt", "isotonic", "none"),
+    "multiclass": ("temperature", "none"),
+    "regression": ("linear", "isotonic", "none"),
+}
+
+
+def calibration_method(recipe: RecipeConfig, task: str) -> str:
+    """The recipe's calibration with `auto` resolved: temperature for classes, linear for numbers."""
+    if recipe.calibration != "auto":
+        return recipe.calibration
+    return "linear" if task == "regression" else "temperature"
+
+
+def check_task(recipe: RecipeConfig, task: str) -> None:
+    """Options that only mean something for a default model are refused on other target kinds
+    (with the recipe's declared task, and again once the data has told an inferred one)."""
+    if task == "binary":
+        if recipe.data.ordered:
+            raise ConfigError("data.ordered: ordered grades need data.task: multiclass")
+        bad = None if recipe.calibration in ("auto", *CALIBRATIONS[task]) else "calibration"
+    else:
+        binary_only = {
+            "model.hybrid": bool(recipe.model.hybrid),
+            "model.blend": recipe.model.blend is not None,
+            "distill": recipe.distill is not None,
+            "train_loss: weighted": recipe.train_loss == "weighted",
+            "baselines: scorecard": "scorecard" in recipe.baselines,
+        }
+        bad = next((key for key, used in binary_only.items() if used), None)
+        if bad is None and recipe.calibration not in ("auto", *CALIBRATIONS[task]):
+            bad = "calibration"
+    if bad == "calibration":
+        allowed = ", ".join(CALIBRATIONS[task])
+        raise ConfigError(
+            f"calibration: '{recipe.calibration}' does not apply to a {task} target; use {allowed}"
+        )
+    if bad:
+        raise ConfigError(f"{bad}: is for default (binary) models; data.task is {task}: remove it")
+    if task == "regression" and recipe.data.ordered:
+        raise ConfigError("data.ordered: a regression target has no classes to order")
 
 
 def _check_distill(recipe: RecipeConfig) -> None:

@@ -48,6 +48,11 @@ class ModelSpec:
         return list(self.schema["label_names"])
 
     @property
+    def task(self) -> str:
+        """binary (default: PD, points, decision), multiclass (class probabilities) or regression."""
+        return self.schema.get("task", "binary")
+
+    @property
     def required_columns(self) -> list[str]:
         return [c["name"] for c in self.schema["columns"]]
 
@@ -99,18 +104,15 @@ def spec_from_dict(raw: Any, where: str = FILENAME) -> ModelSpec:
     schema = raw["schema"]
     if not isinstance(schema, dict) or not isinstance(schema.get("columns"), list):
         raise ModelError(f"{where}: schema.columns must be a list")
-    if not isinstance(schema.get("label_names"), list) or len(schema["label_names"]) != 2:
-        raise ModelError(f"{where}: schema.label_names must list the negative and positive class")
+    check_target_kind(schema, where)
     if not isinstance(raw["max_length"], int) or raw["max_length"] <= 0:
         raise ModelError(f"{where}: max_length must be a positive integer")
     try:
         Serializer.from_dict(raw["serializer"])
     except (TypeError, ValueError) as exc:
         raise ModelError(f"{where}: invalid serializer settings ({exc})") from None
-    from .metrics.calibration import validate_calibrator
-
     try:
-        validate_calibrator(raw.get("calibration", {"method": "none"}))
+        _validator(schema.get("task", "binary"))(raw.get("calibration", {"method": "none"}))
     except ValueError as exc:
         raise ModelError(f"{where}: invalid calibration ({exc})") from None
     from .hybrid import check_entry
@@ -122,6 +124,38 @@ def spec_from_dict(raw: Any, where: str = FILENAME) -> ModelSpec:
     check_points(raw.get("points", {"base": 600.0, "odds": 50.0, "pdo": 20.0}), where)
     check_columns(schema, raw["serializer"], where)
     return ModelSpec(**{"credtune_version": "unrecorded", **raw})
+
+
+TASKS = ("binary", "multiclass", "regression")
+
+
+def check_target_kind(schema: dict[str, Any], where: str) -> None:
+    """The task and its label names: two classes (negative, positive), three or more classes, or
+    the one target of a regression with the finite scale its outputs are mapped back with."""
+    task = schema.get("task", "binary")
+    if task not in TASKS:
+        raise ModelError(f"{where}: schema.task {task!r} is not one of {', '.join(TASKS)}")
+    names = schema.get("label_names")
+    size = {"binary": (2, 2), "multiclass": (3, 10_000), "regression": (1, 1)}[task]
+    ok = isinstance(names, list) and all(isinstance(n, str) for n in names) and len(set(names)) == len(names)
+    if not ok or not size[0] <= len(names) <= size[1]:
+        want = {"binary": "the negative and positive class", "multiclass": "three or more distinct classes"}
+        raise ModelError(f"{where}: schema.label_names must list {want.get(task, 'the target')}")
+    if task == "regression":
+        scale = schema.get("target_scale")
+        good = (
+            isinstance(scale, dict) and set(scale) == {"mean", "std"} and all(map(_is_number, scale.values()))
+        )
+        if not good or scale["std"] <= 0:
+            raise ModelError(f"{where}: schema.target_scale must hold a finite mean and a positive std")
+
+
+def _validator(task: str) -> Any:
+    from .metrics import validate_calibrator, validate_class_calibrator, validate_value_calibrator
+
+    return {"binary": validate_calibrator, "multiclass": validate_class_calibrator}.get(
+        task, validate_value_calibrator
+    )
 
 
 def _is_number(value: Any) -> bool:

@@ -9,7 +9,6 @@ rebuilds from that file.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,16 +18,28 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .config import DataConfig, RecipeConfig, SerializeConfig, resolve_data_path
+from .config import DataConfig, RecipeConfig, SerializeConfig, check_task, resolve_data_path
 from .errors import DataError, did_you_mean
 from .files import read_table
 from .formats import is_nested, looks_formatted, parses_of, time_keys, typed_columns
 from .parsing import looks_like_id_name
 from .serialize import FieldSpec, Serializer
+from .targets import LABEL, add_labels, label_key, stratify_on, target_scale
+
+__all__ = ["LABEL", "Prepared", "Target", "label_key", "load_labelled", "prepare"]
 
 log = logging.getLogger(__name__)
-LABEL = "labels"
 MIN_DISTINCT_FOR_BANDS = 10
+
+
+@dataclass
+class Target:
+    """What the target asks: `task`, its label names (binary: negative, positive; multiclass: the
+    classes in order; regression: the target's name) and whether the classes are ordered grades."""
+
+    task: str = "binary"
+    names: tuple[str, ...] = ("negative", "positive")
+    ordered: bool = False
 
 
 @dataclass
@@ -44,6 +55,10 @@ class Prepared:
         return self.table.select(self.splits[name])
 
     @property
+    def task(self) -> str:
+        return self.schema.get("task", "binary")
+
+    @property
     def numeric(self) -> list[str]:
         return [f.name for f in self.serializer.fields if f.kind == "numeric"]
 
@@ -52,8 +67,8 @@ class Prepared:
         return [f.name for f in self.serializer.fields if f.kind == "categorical"]
 
 
-def load_labelled(cfg: DataConfig, path: Path, seed: int = 0) -> datasets.Dataset:
-    """Read the data file, check the recipe's columns against it, and add integer `labels`."""
+def load_labelled(cfg: DataConfig, path: Path, seed: int = 0) -> tuple[datasets.Dataset, Target]:
+    """Read the data file, check the recipe's columns against it, and add `labels` (see `targets`)."""
     table = read_table(path)
     columns = table.column_names
     if not cfg.target:
@@ -65,84 +80,38 @@ def load_labelled(cfg: DataConfig, path: Path, seed: int = 0) -> datasets.Datase
         raise DataError(
             f"{path.name}: target column '{cfg.target}' holds nested values; give one value per row"
         )
-    table = add_labels(table, cfg)
+    table, task, names = add_labels(table, cfg)
+    target = Target(task, tuple(names), task == "multiclass" and cfg.ordered)
     if cfg.sample and cfg.sample < len(table):
-        keep = _stratified_indices(np.asarray(table[LABEL]), cfg.sample / len(table), seed)
+        keep = _stratified_indices(np.asarray(table[LABEL]), cfg.sample / len(table), seed, task)
         table = table.select(np.sort(keep))
     if len(table) != table.data.num_rows:  # rows dropped or sampled: make `table.data` hold just these rows
         table = table.flatten_indices()
-    hidden = {cfg.target, LABEL, cfg.id, *cfg.exclude, *cfg.text, *cfg.protected}
-    return typed_columns(table, cfg, path.name, hidden)
+    hidden = {cfg.target, LABEL, cfg.id, cfg.split.column, *cfg.exclude, *cfg.text, *cfg.protected}
+    return typed_columns(table, cfg, path.name, hidden), target
 
 
 def check_roles_exist(cfg: DataConfig, columns: list[str], source: str) -> None:
     """Every column the recipe names is in the file: a misspelled protected or excluded column
     would otherwise be serialized (an applicant's age in the model's text)."""
     named = ("id", "text", "exclude", "protected", "categorical", "numeric", "parse", "split.time_column")
-    for role in named:
-        names = cfg.split.time_column if role == "split.time_column" else getattr(cfg, role)
+    for role in (*named, "split.column"):
+        names = getattr(cfg.split, role[6:]) if role.startswith("split.") else getattr(cfg, role)
         for name in [names] if isinstance(names, str) else names or []:
             if name not in columns:
                 raise DataError(f"data.{role}: column '{name}' not in {source}{did_you_mean(name, columns)}")
 
 
-def add_labels(table: datasets.Dataset, cfg: DataConfig) -> datasets.Dataset:
-    """Map target values to 1 (positive = default) and 0; drop rows whose target is empty."""
-    target = table.data.column(cfg.target)
-    values = [label_key(v) for v in target.to_pylist()]
-    missing = sum(v is None for v in values)
-    if missing:
-        log.warning("dropped %d row(s) with an empty target '%s'", missing, cfg.target)
-    present = sorted({v for v in values if v is not None})
-    positive = label_key(cfg.positive)
-    if positive is None:
-        raise DataError(
-            f"data.positive is not set: which value of '{cfg.target}' means default? seen: {present[:10]}"
-        )
-    if positive not in present:
-        raise DataError(
-            f"positive value '{positive}' never occurs in '{cfg.target}' (seen: {', '.join(present[:10])})"
-        )
-    negatives = [v for v in present if v != positive]
-    if cfg.negative is not None:
-        negative = label_key(cfg.negative)
-        other = [v for v in negatives if v != negative]
-        if other:
-            raise DataError(
-                f"'{cfg.target}' has values other than '{positive}'/'{negative}': {', '.join(other[:10])}"
-            )
-        negatives = [v for v in negatives if v == negative]
-    if not negatives:
-        raise DataError(
-            f"'{cfg.target}' has a single class ('{positive}'); a default model needs both outcomes"
-        )
-    if len(negatives) > 1:
-        raise DataError(
-            f"'{cfg.target}' has {len(present)} values ({', '.join(present[:10])}); binary targets only: "
-            "set data.negative, or map the other values to one class first"
-        )
-    labels = [None if v is None else int(v == positive) for v in values]
-    table = table.add_column(LABEL, labels)
-    if missing:
-        table = table.filter(lambda row: row[LABEL] is not None)
-    return table
-
-
-def label_key(value: Any) -> str | None:
-    """A target value as the text it is compared by: 1.0 and '1' and 1 are one class; blanks are None."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip()
-    return text or None
-
-
 def build_schema(
-    table: datasets.Dataset, cfg: DataConfig, scfg: SerializeConfig, fit_rows: np.ndarray
+    table: datasets.Dataset,
+    cfg: DataConfig,
+    scfg: SerializeConfig,
+    fit_rows: np.ndarray,
+    target: Target | None = None,
 ) -> dict:
-    """Decide every column's role and kind; number bands and categories come from `fit_rows` only."""
-    label_values = _label_names(table, cfg)
+    """Decide every column's role and kind; number bands, categories and a regression target's
+    scale come from `fit_rows` only. `target` is None for an unlabelled table (pretraining)."""
+    label_values = list(target.names) if target else _label_names(table, cfg)
     hidden = _hidden(cfg, scfg)
     parses = parses_of(table)
     fit = pa.array(np.asarray(fit_rows, dtype=np.int64))  # `select(...).data` would still hold every row
@@ -175,9 +144,16 @@ def build_schema(
         raise DataError(
             "no columns left to serialize after removing target, id, excluded and protected columns"
         )
+    task = target.task if target else "binary"
+    kind: dict[str, Any] = {"task": task} if task != "binary" else {}
+    if target and target.ordered:
+        kind["ordered"] = True
+    if task == "regression":
+        kind["target_scale"] = target_scale(np.asarray(table[LABEL], dtype=np.float64)[fit_rows])
     return {
         "target": cfg.target,
-        "positive": label_key(cfg.positive),
+        **kind,
+        "positive": label_key(cfg.positive) if task == "binary" else None,
         "label_names": label_values,
         "id": cfg.id,
         "columns": columns,
@@ -214,7 +190,7 @@ def _identifier(name: str, column: pa.ChunkedArray, cfg: DataConfig) -> bool:
 
 
 def _hidden(cfg: DataConfig, scfg: SerializeConfig) -> set[str | None]:
-    return {cfg.target, LABEL, cfg.id, *cfg.exclude} | (
+    return {cfg.target, LABEL, cfg.id, cfg.split.column, *cfg.exclude} | (
         set() if scfg.include_protected else set(cfg.protected)
     )
 
@@ -307,14 +283,19 @@ def make_serializer(schema: dict, scfg: SerializeConfig) -> Serializer:
         values=scfg.values,
         mask_pii=scfg.mask_pii,
         numbers=scfg.numbers,
+        notes_cut=scfg.notes_cut,
     )
 
 
-def split_indices(table: datasets.Dataset, cfg: DataConfig, seed: int) -> dict[str, np.ndarray]:
-    """Stratified random train/valid/test, or oldest -> train when `split.time_column` is set."""
+def split_indices(
+    table: datasets.Dataset, cfg: DataConfig, seed: int, task: str = "binary"
+) -> dict[str, np.ndarray]:
+    """Random train/valid/test (stratified by class), or oldest -> train when `split.time_column` is set."""
     n = len(table)
     labels = np.asarray(table[LABEL])
-    if cfg.split.time_column:
+    if cfg.split.column:
+        parts = _shipped_split(table, cfg, labels, seed, task)
+    elif cfg.split.time_column:
         keys = time_keys(table.data.column(cfg.split.time_column), cfg.split.time_column, cfg)
         order = np.argsort(keys, kind="stable")
         n_test, n_valid = int(round(n * cfg.split.test)), int(round(n * cfg.split.valid))
@@ -322,29 +303,57 @@ def split_indices(table: datasets.Dataset, cfg: DataConfig, seed: int) -> dict[s
         parts["test"] = order[n - n_test :]
     else:
         rest = np.arange(n)
-        test = _stratified_indices(labels, cfg.split.test, seed)
+        test = _stratified_indices(labels, cfg.split.test, seed, task)
         rest = np.setdiff1d(rest, test)
-        valid = rest[_stratified_indices(labels[rest], cfg.split.valid / (1 - cfg.split.test), seed + 1)]
+        share = cfg.split.valid / (1 - cfg.split.test)
+        valid = rest[_stratified_indices(labels[rest], share, seed + 1, task)]
         parts = {"train": np.setdiff1d(rest, valid), "valid": np.sort(valid), "test": np.sort(test)}
     for name, idx in parts.items():
         if len(np.unique(labels[idx])) < 2:
-            raise DataError(f"the {name} split has a single class; use more rows or a larger split share")
+            what = "value" if task == "regression" else "class"
+            raise DataError(f"the {name} split has a single {what}; use more rows or a larger split share")
     return parts
 
 
-def _stratified_indices(labels: np.ndarray, share: float, seed: int) -> np.ndarray:
+def _shipped_split(
+    table: datasets.Dataset, cfg: DataConfig, labels: np.ndarray, seed: int, task: str
+) -> dict[str, np.ndarray]:
+    """The split a data set ships with (`data.split.column`), valid carved from train if absent."""
+    name = cfg.split.column
+    values = np.array([str(label_key(v) or "").lower() for v in table[name]], dtype=object)
+    other = sorted(set(values) - {"train", "valid", "test"})
+    if other:
+        raise DataError(
+            f"data.split.column '{name}' holds {other[:5]}; its values must be train, valid or test"
+        )
+    parts = {part: np.flatnonzero(values == part) for part in ("train", "valid", "test")}
+    if not len(parts["test"]) or not len(parts["train"]):
+        raise DataError(f"data.split.column '{name}' must mark both train and test rows")
+    if not len(parts["valid"]):
+        train = parts["train"]
+        picked = _stratified_indices(labels[train], cfg.split.valid, seed + 1, task)
+        parts = {**parts, "train": np.setdiff1d(train, train[picked]), "valid": train[picked]}
+    return parts
+
+
+def _stratified_indices(labels: np.ndarray, share: float, seed: int, task: str = "binary") -> np.ndarray:
     from sklearn.model_selection import train_test_split
 
-    _, picked = train_test_split(np.arange(len(labels)), test_size=share, stratify=labels, random_state=seed)
+    by = stratify_on(labels, task)
+    counts = np.bincount(by.astype(int)) if by is not None else np.array([2])
+    if counts[counts > 0].min() < 2:
+        raise DataError("a class has a single row; every class needs two or more to be split on")
+    _, picked = train_test_split(np.arange(len(labels)), test_size=share, stratify=by, random_state=seed)
     return np.sort(picked)
 
 
 def prepare(recipe: RecipeConfig) -> Prepared:
     """Everything `train` needs from the data: labelled table, splits, schema, serializer."""
-    table = load_labelled(recipe.data, resolve_data_path(recipe), recipe.seed)
+    table, target = load_labelled(recipe.data, resolve_data_path(recipe), recipe.seed)
     if len(table) < 20:
         raise DataError(f"only {len(table)} labelled rows; too few to split and train on")
+    check_task(recipe, target.task)
     _check_width(table, recipe)
-    splits = split_indices(table, recipe.data, recipe.seed)
-    schema = build_schema(table, recipe.data, recipe.serialize, splits["train"])
+    splits = split_indices(table, recipe.data, recipe.seed, target.task)
+    schema = build_schema(table, recipe.data, recipe.serialize, splits["train"], target)
     return Prepared(table, splits, schema, make_serializer(schema, recipe.serialize))

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import RecipeConfig
+from .config import RecipeConfig, calibration_method
 from .metrics import (
     apply_calibrator,
     characteristic_stability,
@@ -114,8 +114,8 @@ def evaluate_run(
     """Calibrate on validation, fit the baselines on train (and stack the hybrid on validation),
     then report every check on test for the shipped model: the hybrid when the recipe asks for one."""
     frames = {name: prep.split(name).to_pandas() for name in ("train", "valid", "test")}
-    y = {name: df["labels"].to_numpy(dtype=int) for name, df in frames.items()}
-    calibrator = fit_calibrator(recipe.calibration, margins["valid"], y["valid"])
+    y = {name: labels_of(df, "binary") for name, df in frames.items()}
+    calibrator = fit_calibrator(calibration_method(recipe, "binary"), margins["valid"], y["valid"])
     pds = {name: apply_calibrator(calibrator, m) for name, m in margins.items()}
     raw_test = sigmoid(margins["test"])
 
@@ -144,7 +144,7 @@ def evaluate_run(
         main=main,
         raw=raw_test,
         calibrated="transformer",
-        calibration=recipe.calibration,
+        calibration=calibration_method(recipe, "binary"),
         threshold=choice["threshold"],
         rule=choice["rule"],
         costs=costs,
@@ -186,10 +186,16 @@ def fit_components(names: list[str], train: pd.DataFrame, y: np.ndarray, prep: A
 
     text = [f.name for f in prep.serializer.fields if f.kind == "text"]
     threads = default_threads(len(train))
+    kind = {"task": prep.task, "n_classes": len(prep.schema["label_names"])} if prep.task != "binary" else {}
     return {
-        name: fit_component(name, train, y, prep.numeric, prep.categorical, text, seed, threads)
+        name: fit_component(name, train, y, prep.numeric, prep.categorical, text, seed, threads, **kind)
         for name in names
     }
+
+
+def labels_of(frame: pd.DataFrame, task: str) -> np.ndarray:
+    """The `labels` column as the task reads it: class indices, or the regression target's values."""
+    return frame["labels"].to_numpy(dtype=np.float64 if task == "regression" else int)
 
 
 def fit_blend(p_text: np.ndarray, p_gbm: np.ndarray, y: np.ndarray) -> dict[str, Any]:

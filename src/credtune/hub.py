@@ -24,6 +24,13 @@ log = logging.getLogger(__name__)
 REPO_PLACEHOLDER = "<user>/"
 
 CARD_TEMPLATE = Path(__file__).with_name("card_template.md")
+TASK_TAG = {"binary": "probability-of-default", "multiclass": "multiclass", "regression": "regression"}
+CARD_METRICS = {  # model-index entries and the card's table columns, per task
+    "binary": (("auc", "ROC AUC"), ("ks", "KS"), ("brier", "Brier score"), ("gini", "Gini")),
+    "multiclass": (("accuracy", "Accuracy"), ("macro_f1", "Macro F1"), ("auc", "ROC AUC (one-vs-rest)"),
+                   ("log_loss", "Log loss"), ("qwk", "Quadratic weighted kappa")),
+    "regression": (("rmse", "RMSE"), ("mae", "MAE"), ("r2", "R squared"), ("spearman", "Spearman")),
+}  # fmt: skip
 
 
 def model_card(spec: ModelSpec, metrics: dict[str, Any], recipe: Any = None) -> ModelCard:
@@ -37,18 +44,47 @@ def model_card(spec: ModelSpec, metrics: dict[str, Any], recipe: Any = None) -> 
         template_str=CARD_TEMPLATE.read_text(encoding="utf-8"),
         title=name,
         base_model=spec.base_model,
-        positive=spec.label_names[1],
-        calibration=spec.calibration.get("method", "none"),
         target=spec.schema.get("target"),
         mask_pii="on" if spec.serializer.get("mask_pii") else "off",
         data_description=f"`{dataset}`",
         rows=", ".join(f"{k}: {v} rows" for k, v in rows.items()) or "size not recorded",
         repo_id=f"{REPO_PLACEHOLDER}{name}",
-        points=", ".join(f"{k} {v:g}" for k, v in spec.points.items()),
-        threshold=_fmt(spec.threshold) if spec.threshold is not None else "n/a (no threshold recorded)",
         max_length=spec.max_length,
         **card_sections(spec, metrics),
+        **kind_sections(spec),
     )
+
+
+def kind_sections(spec: ModelSpec) -> dict[str, str]:
+    """What the model outputs, its decision section and how to call it: these follow the task."""
+    calibration = spec.calibration.get("method", "none")
+    head = f"fine-tuned with credtune from `{spec.base_model}`. It reads one borrower record serialized as text and"
+    if spec.task == "binary":
+        points = ", ".join(f"{k} {v:g}" for k, v in spec.points.items())
+        threshold = _fmt(spec.threshold) if spec.threshold is not None else "n/a (no threshold recorded)"
+        return {
+            "intro": f"A credit-default model {head} outputs the\nprobability that the loan defaults "
+            f"(class `{spec.label_names[1]}`), calibrated with {calibration}.",
+            "decision": "## Decision rule and scorecard\nApprove when the calibrated PD is below "
+            f"{threshold} (chosen on the validation split).\nPoints: {points} (higher = safer).",
+            "usage": "pd_ = scorer.predict_proba(df)  # calibrated probability of default\n"
+            f"points = scorer.score(df)  # scorecard points ({points})",
+        }
+    if spec.task == "multiclass":
+        order = " < ".join if spec.schema.get("ordered") else ", ".join
+        return {
+            "intro": f"A {len(spec.label_names)}-class model of `{spec.schema.get('target')}` {head} outputs "
+            f"the probability of each class ({order(spec.label_names)}), calibrated with {calibration}.",
+            "decision": "## Decisions\nNo approve/decline rule or scorecard points: those are for default models.",
+            "usage": "proba = scorer.predict_proba(df)  # (rows, classes), calibrated\n"
+            "labels = scorer.predict(df)  # the most likely class",
+        }
+    return {
+        "intro": f"A regression model of `{spec.schema.get('target')}` {head} outputs its predicted "
+        f"value, mapped by a {calibration} calibration fitted on the validation split.",
+        "decision": "## Decisions\nNo approve/decline rule or scorecard points: those are for default models.",
+        "usage": "values = scorer.predict(df)  # predicted value per applicant",
+    }
 
 
 def card_data(spec: ModelSpec, metrics: dict[str, Any], name: str, dataset: str) -> ModelCardData:
@@ -63,14 +99,14 @@ def card_data(spec: ModelSpec, metrics: dict[str, Any], name: str, dataset: str)
             metric_value=float(metrics[key]),
             dataset_split="test",
         )
-        for key, label in (("auc", "ROC AUC"), ("ks", "KS"), ("brier", "Brier score"), ("gini", "Gini"))
+        for key, label in CARD_METRICS[spec.task]
         if metrics.get(key) is not None
     ]
     return ModelCardData(
         library_name="transformers",
         pipeline_tag="text-classification",
         base_model=spec.base_model,
-        tags=["credtune", "credit-risk", "tabular-to-text", "probability-of-default"],
+        tags=["credtune", "credit-risk", "tabular-to-text", TASK_TAG[spec.task]],
         license="apache-2.0",
         model_name=name,
         eval_results=results or None,
@@ -88,11 +124,14 @@ def card_sections(spec: ModelSpec, metrics: dict[str, Any]) -> dict[str, str]:
     hidden += "".join(f", excluded `{c}`" for c in spec.schema.get("excluded", []))
     hidden += "".join(f", protected `{c}`" for c in spec.schema.get("protected", []))
     models = metrics.get("models", {})
-    table = ["| model | AUC | KS | Brier |", "|---|---|---|---|"]
+    columns = CARD_METRICS[spec.task][:3] if spec.task == "binary" else CARD_METRICS[spec.task]
+    columns = tuple((k, "AUC" if k == "auc" else "Brier" if k == "brier" else label) for k, label in columns)
+    table = [
+        "| model | " + " | ".join(label for _, label in columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
+    ]
     for model_name, m in models.items():
-        table.append(
-            f"| {model_name} | {_fmt(m.get('auc'))} | {_fmt(m.get('ks'))} | {_fmt(m.get('brier'))} |"
-        )
+        table.append(f"| {model_name} | " + " | ".join(_fmt(m.get(k)) for k, _ in columns) + " |")
     fairness = "\n## Fairness\nNo protected columns were named in the recipe, so fairness was not assessed.\n"
     if metrics.get("fairness"):
         lines = [

@@ -16,8 +16,6 @@ from pathlib import Path
 from .contract import FILENAME
 from .errors import ModelError
 
-GENERIC_LABELS = ["LABEL_0", "LABEL_1"]
-
 
 def resolve_model_folder(path_or_repo_id: str | Path, allow_pickle: bool = False) -> Path:
     """A local folder as is; a Hub repo id through snapshot_download (cached, offline-aware)."""
@@ -85,8 +83,9 @@ def check_labels(folder: Path, label_names: list[str]) -> None:
         raise ModelError(
             f"{folder}/config.json: id2label keys must be class indices, got {id2label!r}"
         ) from None
-    if len(labels) == 2 and labels not in (GENERIC_LABELS, [str(n) for n in label_names]):
+    generic = [f"LABEL_{i}" for i in range(len(labels))]
+    if labels not in (generic, [str(n) for n in label_names]):
         raise ModelError(
             f"{folder}: config.json's id2label {labels} does not match credtune.json's label_names "
-            f"{list(label_names)} (negative, positive); the positive class would be read from the wrong logit"
+            f"{list(label_names)}; a class would be read from the wrong logit"
         )

@@ -102,8 +102,10 @@ def load_model(
     tokenizer: Any,
     lora: LoraConfig | None = None,
     seed: int = 42,
+    task: str = "binary",
 ) -> PreTrainedModel:
-    """A sequence classifier with a fresh 2-class head (seeded), optionally wrapped in LoRA."""
+    """A sequence classifier with a fresh head (seeded): one logit per class, or one output for a
+    regression target (trained with MSE on the standardized target); optionally wrapped in LoRA."""
     name = resolve_model_name(cfg.name)
     if looks_local(name):
         check_model_folder(name, cfg.allow_pickle, "model.name")
@@ -114,6 +116,9 @@ def load_model(
         "trust_remote_code": cfg.trust_remote_code,
         "use_safetensors": None if cfg.allow_pickle else True,
     }
+    if task == "regression":
+        kwargs["problem_type"] = "regression"
+    kwargs["ignore_mismatched_sizes"] = True  # a folder with another head (other classes) gets a new one
     if cfg.quantization == "4bit":
         kwargs.update(_four_bit())
     transformers.set_seed(seed)  # the new head's initial weights depend on it

@@ -10,7 +10,6 @@ are scored by `runs.batch.score_file`.
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -23,6 +22,7 @@ from huggingface_hub import ModelHubMixin
 
 from .contract import ModelSpec, load_spec
 from .errors import DataError, ModelError
+from .inference import set_threads
 from .model_folder import check_labels, check_links, resolve_model_folder
 from .parsing import NotParsed, TooBig, parse_value
 
@@ -67,7 +67,7 @@ class CreditScorer(
         self._has_text = any(kind == "text" for _, kind, _ in self._fields)
         self._note_chars = (spec.max_length + 1) * 64  # far beyond what the token budget keeps
         self._reported_extra = False
-        _set_threads(torch)
+        set_threads(torch)
 
     @classmethod
     def from_pretrained(
@@ -115,9 +115,10 @@ class CreditScorer(
             )
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load the model in {folder}: {str(exc).splitlines()[0]}") from None
-        if model.config.num_labels != 2:
+        if model.config.num_labels != len(spec.label_names):
+            want = len(spec.label_names)
             raise ModelError(
-                f"{folder}: expected a 2-class classifier, found {model.config.num_labels} labels"
+                f"{folder}: expected {want} output(s) ({spec.task}), found {model.config.num_labels}"
             )
         card = load_card(folder) if (folder / "README.md").is_file() else None
         hybrid = load_hybrid(folder, spec.hybrid) if spec.hybrid else None
@@ -206,7 +207,7 @@ class CreditScorer(
                 f"column '{name}' holds nested values (an object or a list); flatten it into plain columns"
             )
         if kind == "text":
-            return value[: self._note_chars] if isinstance(value, str) else value
+            return self.serializer.clip_note(value, self._note_chars) if isinstance(value, str) else value
         if kind == "numeric":
             return self._number(value, name)
         if kind != "categorical" or isinstance(value, bool):
@@ -245,53 +246,18 @@ class CreditScorer(
             return None
 
     # -- inference ---------------------------------------------------------------------------
-    def margins_for_texts(self, texts: list[str]) -> np.ndarray:
-        """Logit margin z = logit(default) - logit(no default) per text; texts run in batches of
-        similar token length (little padding) and come back in their original order. Tokens are
-        made a window at a time: token lists of a whole 10,000-row chunk would cost ~300 MB."""
-        margins = np.empty(len(texts))
-        window = max(16 * self.batch_size, 1024)
-        for start in range(0, len(texts), window):
-            margins[start : start + window] = self._window_margins(texts[start : start + window])
-        return margins
+    def logits_for_texts(self, texts: list[str]) -> np.ndarray:
+        """The head's raw outputs per text (n, outputs), float32, in the texts' order."""
+        from .inference import head_outputs
 
-    def _window_margins(self, texts: list[str]) -> np.ndarray:
-        import torch
-
-        enc = self.tokenizer(
-            texts, truncation=True, max_length=self.spec.max_length, return_attention_mask=False
+        return head_outputs(
+            self.model, self.tokenizer, texts, self.spec.max_length, self.batch_size, self.device
         )
-        ids, types = enc["input_ids"], enc.get("token_type_ids")
-        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(texts))
-        order = np.argsort(lengths, kind="stable")
-        margins = np.empty(len(texts))
-        left = getattr(self.tokenizer, "padding_side", "right") == "left"
-        with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                width = int(lengths[idx].max())
-                input_ids = np.full((len(idx), width), self.tokenizer.pad_token_id, dtype=np.int64)
-                type_ids = np.zeros((len(idx), width), dtype=np.int64)
-                for row, i in enumerate(idx):
-                    span = slice(width - lengths[i], width) if left else slice(0, lengths[i])
-                    input_ids[row, span] = ids[i]
-                    if types is not None:
-                        type_ids[row, span] = types[i]
-                positions = np.arange(width)[None, :]
-                real = (
-                    positions >= (width - lengths[idx])[:, None]
-                    if left
-                    else positions < lengths[idx][:, None]
-                )
-                batch = {"input_ids": input_ids, "attention_mask": real.astype(np.int64)}
-                if types is not None:
-                    batch["token_type_ids"] = type_ids
-                logits = self.model(
-                    **{k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
-                ).logits
-                logits = logits.float()
-                margins[idx] = (logits[:, 1] - logits[:, 0]).cpu().numpy()
-        return margins
+
+    def margins_for_texts(self, texts: list[str]) -> np.ndarray:
+        """Logit margin z = logit(default) - logit(no default) per text (binary models)."""
+        logits = self.logits_for_texts(texts)
+        return (logits[:, 1] - logits[:, 0]).astype(np.float64)
 
     def calibrate(self, margin: np.ndarray) -> np.ndarray:
         from .metrics import apply_calibrator
@@ -307,8 +273,50 @@ class CreditScorer(
     def predict_proba(self, data: Any, component: str | None = None) -> np.ndarray:
         """Calibrated probability of default, one per applicant, from the shipped model (the
         hybrid when the folder holds one); `component="transformer"` (or a hybrid component's
-        name) asks one part alone."""
-        return self.proba_for([self.clean(r) for r in self.records(data)], component)
+        name) asks one part alone. A multiclass model gives (applicants, classes)."""
+        if self.spec.task == "regression":
+            raise ModelError("a regression model predicts values, not probabilities: use predict")
+        return self.outputs_for([self.clean(r) for r in self.records(data)], component)
+
+    def predict(self, data: Any) -> np.ndarray:
+        """The predicted class name (binary: positive where PD >= the stored threshold, else 0.5)
+        or the predicted value, per applicant."""
+        out = self.outputs_for([self.clean(r) for r in self.records(data)])
+        return self.predictions_for(out)
+
+    def predictions_for(self, out: np.ndarray) -> np.ndarray:
+        """`predict` from what `outputs_for` returned."""
+        names = np.asarray(self.spec.label_names, dtype=object)
+        if self.spec.task == "regression":
+            return out
+        if self.spec.task == "multiclass":
+            return names[np.argmax(out, axis=1)]
+        cut = 0.5 if self.spec.threshold is None else self.spec.threshold
+        return names[(out >= cut).astype(int)]
+
+    def outputs_for(self, cleans: list[dict[str, Any]], component: str | None = None) -> np.ndarray:
+        """What the model says of records cleaned by `clean`: the PD (binary), class probabilities
+        (n, classes) or the predicted value; reason codes occlude fields through this."""
+        if self.spec.task == "binary":
+            return self.proba_for(cleans, component)
+        if (component or "transformer") != "transformer":
+            raise ModelError(f"component '{component}' is not in this model; choose from transformer")
+        return self.from_logits(self.logits_for_texts([self.render(c) for c in cleans]))
+
+    def from_logits(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities (temperature) or values (un-standardized, then mapped
+        by the calibrator fitted on validation) from a multiclass or regression head."""
+        from .metrics import apply_class_calibrator, apply_value_calibrator
+
+        if self.spec.task == "multiclass":
+            return apply_class_calibrator(self.spec.calibration, logits.astype(np.float64))
+        scale = self.spec.schema["target_scale"]
+        values = logits[:, 0].astype(np.float64) * scale["std"] + scale["mean"]
+        return apply_value_calibrator(self.spec.calibration, values)
+
+    def binary_only(self, what: str) -> None:
+        if self.spec.task != "binary":
+            raise ModelError(f"{what} are for default (binary) models; this model is {self.spec.task}")
 
     @property
     def components(self) -> list[str]:
@@ -338,14 +346,17 @@ class CreditScorer(
     def points_for(self, pd_: np.ndarray) -> np.ndarray:
         from .metrics import pd_to_points
 
+        self.binary_only("scorecard points")
         p = self.spec.points
         return np.asarray(pd_to_points(pd_, p["base"], p["odds"], p["pdo"]), dtype=float)
 
     def score(self, data: Any, component: str | None = None) -> np.ndarray:
         """Scorecard points (higher = safer), scaled as recorded in credtune.json."""
+        self.binary_only("scorecard points")
         return self.points_for(self.predict_proba(data, component))
 
     def decisions_for(self, pd_: np.ndarray) -> np.ndarray:
+        self.binary_only("approve/decline decisions")
         if self.spec.threshold is None:
             raise ModelError(
                 "credtune.json records no decision threshold; use predict_proba and your own cut-off"
@@ -354,6 +365,7 @@ class CreditScorer(
 
     def decide(self, data: Any) -> np.ndarray:
         """'approve' where the PD is below the threshold chosen on validation, else 'decline'."""
+        self.binary_only("approve/decline decisions")
         return self.decisions_for(self.predict_proba(data))
 
     def explain(self, data: Any, k: int = 4, **kwargs: Any) -> list[list[dict[str, Any]]]:
@@ -361,18 +373,6 @@ class CreditScorer(
         from .explain import explain
 
         return explain(self, data, k=k, **kwargs)
-
-
-def _set_threads(torch: Any) -> None:
-    """One thread per core this process may run on, unless the user chose with OMP_NUM_THREADS
-    (on a machine shared with other jobs, fewer threads than cores can be much faster)."""
-    if os.environ.get("OMP_NUM_THREADS"):
-        return
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    torch.set_num_threads(max(1, cores // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))))
 
 
 def check_batch_size(batch_size: Any) -> int:

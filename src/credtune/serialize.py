@@ -24,6 +24,7 @@ TEMPLATES: dict[str, tuple[str, str, str, str]] = {
 BAND_WORDS = ("very low", "low", "typical", "high", "very high")
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"\S+")
+NOTES_CUTS = ("head", "head_tail")
 CHARS_PER_TOKEN = 16  # a note longer than (max_length + 1) * 16 characters is clipped before tokenizing
 
 _PII_PATTERNS = [
@@ -66,8 +67,11 @@ class Serializer:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     mask_pii: bool = False
     numbers: str = "plain"
+    notes_cut: str = "head"  # a note over the token budget keeps its start, or its start and end
 
     def __post_init__(self) -> None:
+        if self.notes_cut not in NOTES_CUTS:
+            raise ValueError(f"unknown notes_cut '{self.notes_cut}'; choose one of {', '.join(NOTES_CUTS)}")
         if self.template not in TEMPLATES:
             raise ValueError(f"unknown template '{self.template}'; choose one of {', '.join(TEMPLATES)}")
         self.fields = [f if isinstance(f, FieldSpec) else FieldSpec(**f) for f in self.fields]
@@ -105,9 +109,18 @@ class Serializer:
         if spec.kind == "numeric":
             return self._format_number(spec, value), True
         if spec.kind == "text":
-            return _note_text(str(value), limit, self.mask_pii)
+            return _note_text(self.clip_note(str(value), limit), limit, self.mask_pii)
         text = _collapse(str(value))[0]
         return (self.values.get(spec.name, {}).get(text, text) if spec.kind == "categorical" else text), True
+
+    def clip_note(self, note: str, chars: int | None) -> str:
+        """A long note cut to `chars` characters before any tokenizing: its start, or with
+        `notes_cut: head_tail` its start and its end (what the token budget can keep of each)."""
+        if chars is None or len(note) <= chars:
+            return note
+        if self.notes_cut == "head":
+            return note[:chars]
+        return note[: chars // 2] + " " + note[-(chars // 2) :]
 
     def _format_number(self, spec: FieldSpec, value: Any) -> str:
         try:
@@ -150,7 +163,7 @@ class Serializer:
         while True:
             truncated, kept, left = False, [], budget
             for spec, note, whole in notes:
-                cut = _cut_to_tokens(note, max(left, 0), tokenizer)
+                cut = self._cut(note, max(left, 0), tokenizer, whole)
                 truncated |= cut != note or not whole
                 left -= len(tokenizer(cut, add_special_tokens=False)["input_ids"]) if cut else 0
                 kept.append((spec, cut))
@@ -159,6 +172,13 @@ class Serializer:
             if over <= 0 or budget <= 0:
                 return text, truncated
             budget -= over
+
+    def _cut(self, note: str, budget: int, tokenizer: Tokenizer, whole: bool) -> str:
+        cut = _cut_to_tokens(note, budget, tokenizer)
+        if self.notes_cut == "head" or (cut == note and whole) or budget < 8:
+            return cut
+        head = _cut_to_tokens(note, budget - budget // 2 - 1, tokenizer)  # one token for the ellipsis
+        return f"{head} … {_last_tokens(note, budget // 2, tokenizer)}"
 
     def __call__(self, record: Mapping[str, Any]) -> str:
         return self.render(record)[0]
@@ -279,6 +299,22 @@ def _note_text(raw: str, limit: int | None, mask: bool) -> tuple[str, bool]:
         if len(text) >= limit + 128:  # masking shortens text: read on until the cut is clear of the end
             return text[:limit], False
         window *= 2
+
+
+def _last_tokens(note: str, budget: int, tokenizer: Tokenizer) -> str:
+    """Longest suffix of `note` within `budget` tokens (the mirror of `_cut_to_tokens`)."""
+    size = (budget + 1) * 6
+    while True:
+        piece = note[-size:]
+        offsets = tokenizer(piece, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        if len(offsets) > budget:
+            start = offsets[len(offsets) - budget][0]
+            if start and not piece[start - 1].isspace():  # begin at a whole word
+                start = next((i for i in range(start, len(piece)) if piece[i].isspace()), len(piece))
+            return piece[start:].lstrip()
+        if len(piece) == len(note):
+            return note
+        size *= 4
 
 
 def _cut_to_tokens(note: str, budget: int, tokenizer: Tokenizer) -> str:

@@ -149,10 +149,19 @@ def compute_metrics(pred: Any) -> dict[str, float]:
     from .metrics import credit_metrics
 
     logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
+    if logits.shape[1] != 2:  # multiclass: accuracy; regression: RMSE of the standardized target
+        return other_eval_metrics(np.asarray(logits, dtype=np.float64), np.asarray(pred.label_ids))
     probs = torch.softmax(torch.as_tensor(logits, dtype=torch.float32), dim=-1)[:, 1].numpy()
     scores = credit_metrics(np.asarray(pred.label_ids), probs)
     keep = ("auc", "gini", "ks", "pr_auc", "brier", "log_loss")
     return {k: float(v) for k, v in scores.items() if k in keep and v is not None}
+
+
+def other_eval_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Evaluation-time figures of a multiclass or regression head (the run's own metrics come later)."""
+    if logits.shape[1] == 1:
+        return {"rmse": float(np.sqrt(np.mean((logits[:, 0] - labels) ** 2)))}
+    return {"accuracy": float(np.mean(np.argmax(logits, axis=1) == labels))}
 
 
 def model_inputs(ds: Any) -> Any:
@@ -203,6 +212,8 @@ def build_trainer(
     labels = np.asarray(train_ds["labels"])
     if recipe.train_loss == "weighted":
         loss = weighted_loss(labels.astype(int))
+    elif model.config.problem_type == "regression":
+        loss = None  # the model's own MSE on the standardized target
     elif labels.dtype.kind == "f":  # distillation's soft targets
         loss = soft_target_loss
     else:

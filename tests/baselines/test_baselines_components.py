@@ -33,6 +33,8 @@ def fitted(name: str, notes: bool) -> Component:
 @pytest.mark.parametrize("notes", [False, True], ids=["table", "notes"])
 @pytest.mark.parametrize("name", names(BASELINES))
 def test_reloaded_component_predicts_the_same(tmp_path: Path, name: str, notes: bool) -> None:
+    if name == "notes" and not notes:
+        pytest.skip("the notes baseline needs note columns")
     component = fitted(name, notes)
     meta = component.save(tmp_path / "model", prefix=f"baseline_{name}")
     assert json.loads(json.dumps(meta)) == meta and meta["kind"] == name

@@ -86,17 +86,30 @@ class Columns:
         )
 
 
-def check_target(y_train: Any, n_rows: int) -> np.ndarray:
-    """Labels as int 0/1 with both classes present, one per training row."""
+TASKS = ("binary", "multiclass", "regression")
+
+
+def check_target(y_train: Any, n_rows: int, task: str = "binary", n_classes: int = 2) -> np.ndarray:
+    """One label per training row: int 0/1 with both present (binary), class indexes 0..n_classes-1
+    with two or more present (multiclass), or finite numbers (regression)."""
+    expected = {
+        "binary": "both classes, coded 0 (good) and 1 (bad)",
+        "multiclass": f"class indexes 0..{n_classes - 1}, two or more of them",
+        "regression": "finite numbers",
+    }[task]
     try:
         y = np.asarray(y_train, dtype=float).reshape(-1)
     except (TypeError, ValueError) as e:
-        raise BaselineError("y_train must contain both classes, coded 0 (good) and 1 (bad)") from e
+        raise BaselineError(f"y_train must contain {expected}") from e
     if y.shape[0] != n_rows:
         raise BaselineError(f"train_df has {n_rows} rows but y_train has {y.shape[0]}")
-    if not np.all(np.isin(y, (0.0, 1.0))) or not 0 < y.sum() < y.shape[0]:
-        raise BaselineError("y_train must contain both classes, coded 0 (good) and 1 (bad)")
-    return y.astype(int)
+    if task == "regression":
+        ok = bool(np.all(np.isfinite(y)))
+    else:
+        ok = np.all(np.isin(y, np.arange(n_classes))) and len(np.unique(y)) >= 2
+    if not ok:
+        raise BaselineError(f"y_train must contain {expected}")
+    return y if task == "regression" else y.astype(int)
 
 
 def usable_columns(

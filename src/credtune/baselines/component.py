@@ -55,6 +55,10 @@ class Component(ABC):
         num, cat, txt = self.columns.frames(df)
         return np.asarray(self._predict(num, cat, txt), dtype=np.float64).reshape(-1)
 
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        """The same as ``predict_proba``: one call for every target kind (see ``tasks.TaskModel``)."""
+        return self.predict_proba(df)
+
     @abstractmethod
     def _predict(self, num: pd.DataFrame, cat: pd.DataFrame, txt: pd.DataFrame) -> np.ndarray: ...
 

@@ -4,7 +4,8 @@ The preprocessing is the same as the scikit-learn pipeline credtune always used 
 ``StandardScaler``; constant 'missing' level + one-hot ignoring unseen levels; ``LogisticRegression``
 C=1, max_iter 2000). The fitted model is kept only as numbers (medians, means, scales, levels,
 coefficients, intercept, and the TF-IDF vocabulary/idf of note columns), so the saved JSON predicts
-with numpy/scipy alone and nothing fitted by scikit-learn has to be unpickled.
+with numpy/scipy alone and nothing fitted by scikit-learn has to be unpickled. The ``notes``
+baseline is the same model on the note columns alone (``NotesComponent``, its own kind and files).
 """
 
 from __future__ import annotations
@@ -107,10 +108,27 @@ class LogisticComponent(Component):
         )
 
 
-def fit_logistic(
-    columns: Columns, frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], y: np.ndarray, seed: int
-) -> LogisticComponent:
-    from sklearn.linear_model import LogisticRegression
+class NotesComponent(LogisticComponent):
+    """The same model on the note columns alone: how much the words say without the table."""
+
+    kind = "notes"
+
+    @classmethod
+    def _read(cls, paths: dict[str, Path], n_jobs: int) -> LogisticComponent:
+        out = super()._read(paths, n_jobs)
+        if out.columns.numeric or out.columns.categorical:
+            raise BaselineFileError(f"{paths['params'].name}: a notes component reads note columns only")
+        return out
+
+
+def prepare_logistic(
+    cls: type[LogisticComponent],
+    columns: Columns,
+    frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    seed: int,
+) -> tuple[LogisticComponent, sparse.csr_matrix | np.ndarray]:
+    """The fitted preprocessing (coefficients still empty) and the training design matrix, shared by
+    the binary component and the multiclass/regression fits so all see the same features."""
     from sklearn.preprocessing import StandardScaler
 
     num, cat, txt = frames
@@ -125,12 +143,38 @@ def fit_logistic(
     levels = [sorted(set(cat[c].fillna(MISSING_LEVEL))) for c in cat.columns]
     texts = fit_text(txt, svd=False, seed=seed)
     columns = Columns(columns.numeric, columns.categorical, tuple(t.column for t in texts))
-    require_inputs(columns, LogisticComponent.kind)
-    model = LogisticComponent(
+    require_inputs(columns, cls.kind)
+    model = cls(
         columns, medians=medians, means=means, scales=scales, levels=levels, texts=texts,
         coef=np.zeros(0), intercept=0.0,
     )  # fmt: skip
-    x = model.design(num, cat, txt[list(columns.text)])
+    return model, model.design(num, cat, txt[list(columns.text)])
+
+
+def fit_logistic(
+    columns: Columns,
+    frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    y: np.ndarray,
+    seed: int,
+    cls: type[LogisticComponent] = LogisticComponent,
+) -> LogisticComponent:
+    from sklearn.linear_model import LogisticRegression
+
+    model, x = prepare_logistic(cls, columns, frames, seed)
     clf = LogisticRegression(C=1.0, max_iter=2000, random_state=seed).fit(x, y)
     model.coef, model.intercept = clf.coef_.reshape(-1).astype(np.float64), float(clf.intercept_[0])
     return model
+
+
+def notes_only(
+    columns: Columns, frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
+) -> tuple[Columns, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+    """The note columns alone: the ``notes`` baseline ignores the table."""
+    num, cat, txt = frames
+    return Columns((), (), columns.text), (num.iloc[:, :0], cat.iloc[:, :0], txt)
+
+
+def fit_notes(
+    columns: Columns, frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], y: np.ndarray, seed: int
+) -> LogisticComponent:
+    return fit_logistic(*notes_only(columns, frames), y, seed, NotesComponent)

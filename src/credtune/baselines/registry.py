@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from ..config import BASELINES
-from .common import BaselineError, BaselineFileError, check_target, usable_columns
+from .common import TASKS, BaselineError, BaselineFileError, check_target, usable_columns
 from .component import Component
-from .logistic import LogisticComponent, fit_logistic
+from .logistic import LogisticComponent, NotesComponent, fit_logistic, fit_notes
 from .scorecard import ScorecardComponent, fit_scorecard
+from .tasks import TaskModel, fit_task_model
 from .trees import CatBoostComponent, LightGBMComponent, fit_catboost, fit_lightgbm
 
 COMPONENTS: dict[str, type[Component]] = {
@@ -27,12 +28,14 @@ COMPONENTS: dict[str, type[Component]] = {
     "scorecard": ScorecardComponent,
     "lightgbm": LightGBMComponent,
     "catboost": CatBoostComponent,
+    "notes": NotesComponent,
 }
 _FIT: dict[str, Callable[..., Component]] = {
     "logistic": lambda cols, frames, y, seed, n_jobs: fit_logistic(cols, frames, y, seed),
     "scorecard": lambda cols, frames, y, seed, n_jobs: fit_scorecard(cols, frames, y, seed),
     "lightgbm": fit_lightgbm,
     "catboost": fit_catboost,
+    "notes": lambda cols, frames, y, seed, n_jobs: fit_notes(cols, frames, y, seed),
 }
 
 
@@ -42,10 +45,19 @@ OPTIONAL_PACKAGES = {
 }  # needed to fit (catboost also to load)
 
 
-def _check_names(names: Sequence[str]) -> None:
+def _check_names(names: Sequence[str], task: str = "binary", n_classes: int = 2) -> None:
     unknown = [n for n in names if n not in BASELINES or n not in COMPONENTS]
     if unknown:
         raise BaselineError(f"unknown baseline(s) {unknown}; allowed: {', '.join(BASELINES)}")
+    if task not in TASKS:
+        raise BaselineError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    whole = isinstance(n_classes, (int, np.integer)) and not isinstance(n_classes, bool)
+    if task == "multiclass" and not (whole and n_classes >= 2):
+        raise BaselineError(f"n_classes must be a whole number of 2 or more, got {n_classes!r}")
+    if task != "binary" and "scorecard" in names:
+        raise BaselineError(
+            f"the scorecard baseline is for binary targets (task: {task}); leave it out of baselines"
+        )
     for name in names:
         package = OPTIONAL_PACKAGES.get(name)
         if package and importlib.util.find_spec(package) is None:
@@ -61,19 +73,30 @@ def fit_component(
     text: Sequence[str] = (),
     seed: int = 0,
     n_jobs: int = 1,
-) -> Component:
-    """Fit baseline ``name`` on ``train_df`` with labels ``y`` (1 = bad, 0 = good).
+    task: str = "binary",
+    n_classes: int = 2,
+) -> Component | TaskModel:
+    """Fit baseline ``name`` on ``train_df`` with labels ``y``: 1 = bad, 0 = good (binary), class
+    indexes 0..n_classes-1 (multiclass) or numbers (regression).
 
-    Columns with no value in training are left out; at prediction, absent columns are missing and
-    unseen categories fall back to what the model does with an unknown level. Raises BaselineError
-    (a ValueError) for an unknown name, bad labels, absent columns or nothing usable to fit on.
+    Binary gives a ``Component`` (P(bad) from ``predict_proba`` or ``predict``; it can be saved);
+    the other tasks a ``TaskModel`` whose ``predict`` gives class probabilities (n, n_classes) or
+    values (n,). Columns with no value in training are left out; at prediction, absent columns are
+    missing and unseen categories fall back to what the model does with an unknown level. Raises
+    BaselineError (a ValueError) for an unknown name or task, bad labels, absent columns, nothing
+    usable to fit on, the scorecard on a non-binary target, or the notes baseline without notes.
     """
-    _check_names([name])
+    _check_names([name], task, n_classes)
     if not isinstance(train_df, pd.DataFrame):
         raise BaselineError(f"train_df must be a pandas DataFrame, got {type(train_df).__name__}")
-    labels = check_target(y, len(train_df))
+    if name == "notes" and not text:
+        raise BaselineError("the notes baseline needs note columns (data.text)")
+    labels = check_target(y, len(train_df), task, n_classes)
     columns = usable_columns(train_df, list(numeric), list(categorical), list(text))
-    component = _FIT[name](columns, columns.frames(train_df), labels, seed, n_jobs)
+    frames = columns.frames(train_df)
+    if task != "binary":
+        return fit_task_model(name, columns, frames, labels, seed, n_jobs, task, n_classes)
+    component = _FIT[name](columns, frames, labels, seed, n_jobs)
     component.n_jobs = n_jobs
     return component
 
@@ -115,19 +138,26 @@ def run_baselines(
     *,
     n_jobs: int | None = None,
     text: Sequence[str] = (),
+    task: str = "binary",
+    n_classes: int = 2,
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Fit each named baseline on the training frame and return PD (P(y=1)) per baseline per split.
+    """Fit each named baseline on the training frame and return its ``predict`` per split: PD
+    (P(y=1)) for binary, (n, n_classes) class probabilities for multiclass, values for regression.
 
     Infinite values count as missing; columns with no value at all in training are dropped, and
     columns absent from a prediction frame are treated as missing there. ``n_jobs`` is the thread
     count of the tree models (default: ``default_threads``); ``text`` lists free-text note columns.
     """
-    _check_names(names)
-    check_target(y_train, len(train_df))
+    _check_names(names, task, n_classes)
+    if "notes" in names and not text:
+        raise BaselineError("the notes baseline needs note columns (data.text)")
+    check_target(y_train, len(train_df), task, n_classes)
     usable_columns(train_df, list(numeric), list(categorical), list(text))  # fail before fitting anything
     threads = default_threads(len(train_df)) if n_jobs is None else n_jobs
     results: dict[str, dict[str, np.ndarray]] = {}
     for name in names:
-        component = fit_component(name, train_df, y_train, numeric, categorical, text, seed, threads)
-        results[name] = {split: component.predict_proba(df) for split, df in predict_on.items()}
+        model = fit_component(
+            name, train_df, y_train, numeric, categorical, text, seed, threads, task, n_classes
+        )
+        results[name] = {split: model.predict(df) for split, df in predict_on.items()}
     return results

@@ -11,7 +11,7 @@ keeps categorical features and reloads with identical predictions. Note columns 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -98,6 +98,9 @@ class _TreeComponent(Component):
             )
 
 
+_T = TypeVar("_T", bound=_TreeComponent)
+
+
 class LightGBMComponent(_TreeComponent):
     kind = "lightgbm"
     files = {"model": ".txt", "params": ".json"}
@@ -133,6 +136,23 @@ class LightGBMComponent(_TreeComponent):
         return out
 
 
+def prepare_tree(
+    cls: type[_T],
+    columns: Columns,
+    frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    seed: int,
+    n_jobs: int,
+) -> _T:
+    """The fitted category levels and note SVDs (no model yet), shared by the binary components and
+    the multiclass/regression fits so all see the same features."""
+    _, cat, txt = frames
+    levels = [sorted(cat[c].dropna().unique().tolist()) for c in cat.columns]
+    texts = fit_text(txt, svd=True, seed=seed)
+    columns = Columns(columns.numeric, columns.categorical, tuple(t.column for t in texts))
+    require_inputs(columns, cls.kind)
+    return cls(columns, None, levels, texts, n_jobs)
+
+
 def fit_lightgbm(
     columns: Columns,
     frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
@@ -142,14 +162,9 @@ def fit_lightgbm(
 ) -> LightGBMComponent:
     from lightgbm import LGBMClassifier
 
-    num, cat, txt = frames
-    levels = [sorted(cat[c].dropna().unique().tolist()) for c in cat.columns]
-    texts = fit_text(txt, svd=True, seed=seed)
-    columns = Columns(columns.numeric, columns.categorical, tuple(t.column for t in texts))
-    require_inputs(columns, LightGBMComponent.kind)
-    out = LightGBMComponent(columns, None, levels, texts, n_jobs)
+    out = prepare_tree(LightGBMComponent, columns, frames, seed, n_jobs)
     clf = LGBMClassifier(**LIGHTGBM_PARAMS, random_state=seed, n_jobs=n_jobs)
-    clf.fit(out.matrix(num, cat, txt), y, categorical_feature=out.categorical_index or "auto")
+    clf.fit(out.matrix(*frames), y, categorical_feature=out.categorical_index or "auto")
     out.model = clf.booster_
     return out
 
@@ -213,12 +228,7 @@ def fit_catboost(
     n_jobs: int,
 ) -> CatBoostComponent:
     catboost = _catboost()
-    num, cat, txt = frames
-    levels = [sorted(cat[c].dropna().unique().tolist()) for c in cat.columns]
-    texts = fit_text(txt, svd=True, seed=seed)
-    columns = Columns(columns.numeric, columns.categorical, tuple(t.column for t in texts))
-    require_inputs(columns, CatBoostComponent.kind)
-    out = CatBoostComponent(columns, None, levels, texts, n_jobs)
+    out = prepare_tree(CatBoostComponent, columns, frames, seed, n_jobs)
     model = catboost.CatBoostClassifier(**CATBOOST_PARAMS, random_seed=seed, thread_count=n_jobs)
-    out.model = model.fit(out._pool(num, cat, txt, y))
+    out.model = model.fit(out._pool(*frames, y))
     return out

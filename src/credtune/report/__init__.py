@@ -3,8 +3,9 @@
 A reviewer reads one file: the HTML carries its own CSS and every figure as a base64 PNG, so it
 can be mailed or archived without breaking; report.md links the same figures saved in `figures/`.
 Every section is skipped when its data is absent, because cv and evaluate reports hold less
-than a training run. Figures use matplotlib's object API with the Agg canvas (no pyplot), so
-writing a report never changes the backend of a notebook that imported credtune.
+than a training run; multiclass and regression runs get their own sections (outcomes.py).
+Figures use matplotlib's object API with the Agg canvas (no pyplot), so writing a report never
+changes the backend of a notebook that imported credtune.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from ..metrics import both_classes
 from .document import Report
+from .outcomes import BUILDERS
 from .sections import (
     calibration_section,
     cv_section,
@@ -33,8 +35,15 @@ __all__ = ["Report", "build", "write_report"]
 
 
 def build(metrics: dict[str, Any], arrays: dict[str, Any] | None, title: str) -> Report:
+    """The report for `metrics`; its ``task`` (binary when absent) picks the sections."""
     rep = Report(title or "credtune report")
     arrays = arrays or {}
+    task = metrics.get("task", "binary")
+    if task in BUILDERS:
+        BUILDERS[task](rep, metrics, arrays)
+        return rep
+    if task != "binary":
+        raise ValueError(f"unknown task {task!r} in metrics; expected binary, {', '.join(BUILDERS)}")
     y, pds = arrays.get("y"), {k: v for k, v in (arrays.get("pd") or {}).items() if v is not None}
     main = pds.get(metrics.get("shipped", "transformer"), next(iter(pds.values()), None))
     if metrics.get("note"):

@@ -159,7 +159,8 @@ def score_file(
     allow_pickle: bool = False,
 ) -> ScoreResult:
     """Score a CSV/Parquet/JSONL file into Parquet or CSV (by suffix) with columns
-    id (or `row`), pd, points, decision; never holds more than one chunk in memory."""
+    id (or `row`), pd, points, decision (or `output_columns` for other target kinds); never holds
+    more than one chunk in memory."""
     check_run_args(chunk_rows, batch_size)
     output = Path(output_path)
     check_output_file(output, SCORE_SUFFIXES, overwrite, [Path(input_path)], model_path(model))
@@ -239,10 +240,7 @@ def _score_chunks(
             n_chunks = i + 1
             part = parts / f"part-{i:06d}.parquet"
             if i % state.num_processes == state.process_index and not part.exists():
-                pd_ = scorer.predict_proba(rows)
-                table = {"pd": pd_, "points": scorer.points_for(pd_)}
-                if scorer.spec.threshold is not None:
-                    table["decision"] = scorer.decisions_for(pd_)
+                table = output_columns(scorer, rows)
                 write_part({id_name or "row": row_ids(rows, id_name, i * chunk_rows), **table}, part)
                 done += len(rows)
             total += len(rows)
@@ -255,6 +253,22 @@ def _score_chunks(
     finally:
         bar.close()
     return done, total, n_chunks
+
+
+def output_columns(scorer: CreditScorer, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The scored columns: pd, points, decision (binary); predicted and p_<class> (multiclass);
+    predicted (regression)."""
+    if scorer.spec.task == "binary":
+        pd_ = scorer.predict_proba(rows)
+        table = {"pd": pd_, "points": scorer.points_for(pd_)}
+        if scorer.spec.threshold is not None:
+            table["decision"] = scorer.decisions_for(pd_)
+        return table
+    out = scorer.outputs_for([scorer.clean(r) for r in rows])
+    table = {"predicted": scorer.predictions_for(out)}
+    if scorer.spec.task == "multiclass":
+        table.update({f"p_{name}": out[:, i] for i, name in enumerate(scorer.spec.label_names)})
+    return table
 
 
 def _run_meta(

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .. import data as data_mod
-from ..config import RecipeConfig, resolve_data_path
+from ..config import RecipeConfig, calibration_method, check_task, resolve_data_path
 from ..distill import distilled_train_set
 from ..errors import ConfigError, DataError
 from ..evaluation import apply_blend, assess, fit_blend, fit_components, pick
@@ -75,7 +75,9 @@ def cross_validate(
     metrics = summarize(recipe, y, oof, fold_of, per_fold, "hybrid" if recipe.model.hybrid else "transformer")
     pds = {**{name: np.mean(runs, axis=0) for name, runs in oof.items()}, **metrics.pop("_blend_scores")}
     pd_raw = np.mean(raw_runs, axis=0)
-    metrics["calibration"] = assess(y, pds, raw=pd_raw, calibration=recipe.calibration)["calibration"]
+    metrics["calibration"] = assess(y, pds, raw=pd_raw, calibration=calibration_method(recipe, "binary"))[
+        "calibration"
+    ]
     metrics["fields"] = inputs.prep.serializer.columns
     metrics["wall_seconds"] = round(time.time() - started, 1)
     metrics["command"] = command or f"credtune.cross_validate({recipe.name!r}, folds={folds}, seeds={seeds})"
@@ -103,7 +105,12 @@ class CvInputs:
 
 def _prepare(recipe: RecipeConfig, folds: int, out_dir: Path, clear: bool) -> CvInputs:
     """Every check that can fail (data, `train:` keys, model folder) runs before an old folder is cleared."""
-    table = data_mod.load_labelled(recipe.data, resolve_data_path(recipe), recipe.seed)
+    table, target = data_mod.load_labelled(recipe.data, resolve_data_path(recipe), recipe.seed)
+    check_task(recipe, target.task)
+    if target.task != "binary":
+        raise ConfigError(
+            f"credtune cv takes default (binary) targets; this one is {target.task}: use credtune train"
+        )
     from ..pretrain_corpus import check_no_overlap  # a pretrained backbone must not have seen them
 
     check_no_overlap(recipe.model.name, table, "this cv evaluates")
@@ -199,7 +206,7 @@ def run_fold(
     )
     fit_idx, valid_idx = np.sort(fit_idx), np.sort(valid_idx)
     m_valid, m_test = _fit_transformer(recipe, inputs, fit_idx, [valid_idx, test_idx], out_dir)
-    calibrator = fit_calibrator(recipe.calibration, m_valid, y[valid_idx])
+    calibrator = fit_calibrator(calibration_method(recipe, "binary"), m_valid, y[valid_idx])
     pd_valid, pd_test = apply_calibrator(calibrator, m_valid), apply_calibrator(calibrator, m_test)
     idx = {"fit": fit_idx, "valid": valid_idx, "test": test_idx}
     preds, shipped_valid, base_valid = _fold_baselines(recipe, inputs, idx, (m_valid, m_test), pd_test)

@@ -20,6 +20,7 @@ from ..config import RecipeConfig, dump_recipe
 from ..contract import ModelSpec
 from ..distill import distilled_train_set
 from ..files import replace_folder, write_json_atomic
+from ..targets import standardized
 from ..training import (
     build_trainer,
     encode,
@@ -67,14 +68,20 @@ def train(
     with state.main_process_first():
         encoded = encode(prep.table, prep.serializer, tokenizer, recipe.model.max_length)
     split = {name: encoded.select(idx) for name, idx in prep.splits.items()}
+    fit_split = dict(split)
+    if prep.task == "regression":  # the head learns the standardized target
+        scale = prep.schema["target_scale"]
+        fit_split = {name: standardized(ds, scale) for name, ds in split.items()}
     n_cut = report_cuts(encoded, recipe.model.max_length)
-    model = load_model(recipe.model, prep.schema["label_names"], tokenizer, recipe.lora, recipe.seed)
+    model = load_model(
+        recipe.model, prep.schema["label_names"], tokenizer, recipe.lora, recipe.seed, prep.task
+    )
     cache = prepare_frozen(recipe, model, encoded, tokenizer)
-    train_ds = split["train"]
+    train_ds = fit_split["train"]
     if recipe.distill is not None:
         frame = prep.split("train").to_pandas()
         train_ds, cache = distilled_train_set(recipe, train_ds, frame, prep, tokenizer, model, cache)
-    trainer = build_trainer(recipe, model, tokenizer, args, train_ds, split["valid"], cache)
+    trainer = build_trainer(recipe, model, tokenizer, args, train_ds, fit_split["valid"], cache)
     checkpoint = last_complete_checkpoint(run_dir / "checkpoints") if resume else None
     if resume and checkpoint is None:
         log.warning("--resume: no complete checkpoint in %s, starting from scratch", run_dir / "checkpoints")
@@ -101,13 +108,13 @@ def train(
 
 def fit_baselines(recipe: RecipeConfig, prep: Any) -> dict[str, Any]:
     """The baselines and hybrid components, fitted on the training split before the transformer."""
-    from ..evaluation import fit_components
+    from ..evaluation import fit_components, labels_of
 
     names = list(dict.fromkeys([*recipe.baselines, *recipe.model.hybrid]))
     if not names:
         return {}
     train = prep.split("train").to_pandas()
-    return fit_components(names, train, train["labels"].to_numpy(dtype=int), prep, recipe.seed)
+    return fit_components(names, train, labels_of(train, prep.task), prep, recipe.seed)
 
 
 def test_predictions(prep: Any, margin: Any, pds: dict[str, Any]) -> dict[str, Any]:
@@ -120,6 +127,14 @@ def test_predictions(prep: Any, margin: Any, pds: dict[str, Any]) -> dict[str, A
     out["margin"] = [float(m) for m in margin]
     out["pd"] = {name: [float(p) for p in values] for name, values in pds.items()}
     return out
+
+
+def _evaluate_binary(recipe: RecipeConfig, prep: Any, split: dict, scorer: Any, components: dict) -> tuple:
+    from ..evaluation import evaluate_run
+
+    margins = {name: scorer.margins_for_texts(list(ds["text"])) for name, ds in split.items()}
+    evaluation = evaluate_run(recipe, prep, margins, components)
+    return evaluation, test_predictions(prep, margins["test"], evaluation.arrays["pd"])
 
 
 def finish_run(
@@ -142,7 +157,7 @@ def finish_run(
     has it: so `credtune score` on the test rows reproduces metrics.json's PDs."""
     import transformers
 
-    from ..evaluation import evaluate_run
+    from ..evaluation_kinds import evaluate_kind_run, kind_predictions
     from ..hub import model_card
     from ..modeling import base_model_id, merged
     from ..report import write_report
@@ -166,17 +181,22 @@ def finish_run(
         },
     )
     scorer = CreditScorer(merged(model), tokenizer, spec)
-    margins = {name: scorer.margins_for_texts(list(ds["text"])) for name, ds in split.items()}
-    evaluation = evaluate_run(recipe, prep, margins, components)
+    if prep.task == "binary":
+        evaluation, predictions = _evaluate_binary(recipe, prep, split, scorer, components)
+        spec.threshold = evaluation.metrics["decision"]["threshold"]  # for the shipped model
+        spec.blend = evaluation.blend
+    else:
+        logits = {name: scorer.logits_for_texts(list(ds["text"])) for name, ds in split.items()}
+        evaluation = evaluate_kind_run(recipe, prep, logits, components)
+        predictions = kind_predictions(prep, evaluation.arrays.get("proba") or evaluation.arrays["pred"])
     spec.calibration = evaluation.calibrator
-    spec.threshold = evaluation.metrics["decision"]["threshold"]  # for the shipped model
-    spec.blend = evaluation.blend
     metrics = {
         **evaluation.metrics,
         "tokens_per_row": token_stats(encoded["length"]),
+        "truncated_rows": n_cut,
         "train_seconds": facts["seconds"],
         "world_size": facts["world_size"],
-        "test_predictions": test_predictions(prep, margins["test"], evaluation.arrays["pd"]),
+        "test_predictions": predictions,
     }
     card = model_card(spec, metrics, recipe)
     shipped = CreditScorer(scorer.model, tokenizer, spec, card=card, hybrid=evaluation.hybrid)

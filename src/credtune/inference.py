@@ -1,0 +1,71 @@
+"""The forward pass that scoring, explaining and training runs' figures share.
+
+Texts run in batches of similar token length (little padding) and come back in their original
+order. Tokens are made a window at a time: token lists of a whole 10,000-row chunk would cost
+~300 MB.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+
+def head_outputs(
+    model: Any, tokenizer: Any, texts: list[str], max_length: int, batch_size: int, device: Any
+) -> np.ndarray:
+    """The classifier head's raw outputs (n texts, outputs) as float32."""
+    n_out = int(model.config.num_labels)
+    out = np.empty((len(texts), n_out), dtype=np.float32)
+    window = max(16 * batch_size, 1024)
+    for start in range(0, len(texts), window):
+        out[start : start + window] = _window(
+            model, tokenizer, texts[start : start + window], max_length, batch_size, device
+        )
+    return out
+
+
+def _window(
+    model: Any, tokenizer: Any, texts: list[str], max_length: int, batch_size: int, device: Any
+) -> np.ndarray:
+    import torch
+
+    enc = tokenizer(texts, truncation=True, max_length=max_length, return_attention_mask=False)
+    ids, types = enc["input_ids"], enc.get("token_type_ids")
+    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(texts))
+    order = np.argsort(lengths, kind="stable")
+    out = np.empty((len(texts), int(model.config.num_labels)), dtype=np.float32)
+    left = getattr(tokenizer, "padding_side", "right") == "left"
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            idx = order[start : start + batch_size]
+            width = int(lengths[idx].max())
+            input_ids = np.full((len(idx), width), tokenizer.pad_token_id, dtype=np.int64)
+            type_ids = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                span = slice(width - lengths[i], width) if left else slice(0, lengths[i])
+                input_ids[row, span] = ids[i]
+                if types is not None:
+                    type_ids[row, span] = types[i]
+            positions = np.arange(width)[None, :]
+            real = positions >= (width - lengths[idx])[:, None] if left else positions < lengths[idx][:, None]
+            batch = {"input_ids": input_ids, "attention_mask": real.astype(np.int64)}
+            if types is not None:
+                batch["token_type_ids"] = type_ids
+            logits = model(**{k: torch.from_numpy(v).to(device) for k, v in batch.items()}).logits
+            out[idx] = logits.float().cpu().numpy()
+    return out
+
+
+def set_threads(torch: Any) -> None:
+    """One thread per core this process may run on, unless the user chose with OMP_NUM_THREADS
+    (on a machine shared with other jobs, fewer threads than cores can be much faster)."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    torch.set_num_threads(max(1, cores // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))))
