@@ -157,6 +157,8 @@ def command_line() -> str:
 
 def cv_table(metrics: dict) -> str:
     head = f"{metrics['folds']}-fold out-of-fold ({metrics['n']} rows, {metrics['wall_seconds']:.0f} s):"
+    if metrics.get("task", "binary") != "binary":
+        return "\n" + head + summary_table(metrics).split("held-out test split:", 1)[1]
     lines = ["", head]
     lines.append(f"{'model':<14} {'AUC':>7} {'± std':>7} {'KS':>7} {'Brier':>7}")
     for name, m in metrics["models"].items():
@@ -191,10 +193,21 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
+SUMMARY = {  # the columns of the summary table, per task
+    "binary": (("auc", "AUC"), ("ks", "KS"), ("brier", "Brier")),
+    "multiclass": (("accuracy", "acc"), ("macro_f1", "macroF1"), ("auc", "AUC"), ("log_loss", "logloss")),
+    "regression": (("rmse", "RMSE"), ("mae", "MAE"), ("r2", "R2"), ("spearman", "Spearman")),
+}
+
+
 def summary_table(metrics: dict) -> str:
-    lines = ["", "held-out test split:", f"{'model':<12} {'AUC':>7} {'KS':>7} {'Brier':>7}"]
+    columns = SUMMARY[metrics.get("task", "binary")]
+    if metrics.get("ordered"):
+        columns = (*columns, ("qwk", "QWK"))
+    header = f"{'model':<12} " + " ".join(f"{label:>7}" for _, label in columns)
+    lines = ["", "held-out test split:", header]
     for name, m in metrics.get("models", {"transformer": metrics}).items():
-        cells = [m.get(k) for k in ("auc", "ks", "brier")]
+        cells = [m.get(k) for k, _ in columns]
         lines.append(
             f"{name:<12} " + " ".join(f"{v:>7.4f}" if v is not None else f"{'n/a':>7}" for v in cells)
         )

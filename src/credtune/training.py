@@ -262,9 +262,9 @@ def prepare_frozen(recipe: RecipeConfig, model: Any, encoded: Any, tokenizer: An
     return cache
 
 
-def predict_margin(trainer: Trainer, ds: Any) -> np.ndarray:
-    """Logit margin z = logit(positive) - logit(negative), raw PD = sigmoid(z); rows are run
-    sorted by length (less padding) and returned in their original order."""
+def predict_logits(trainer: Trainer, ds: Any) -> np.ndarray:
+    """The head's outputs (rows, outputs) as float64; rows are run sorted by length (less
+    padding) and returned in their original order."""
     order = np.argsort(np.asarray(ds["length"]), kind="stable")
     compute, trainer.compute_metrics = trainer.compute_metrics, None
     try:
@@ -272,10 +272,15 @@ def predict_margin(trainer: Trainer, ds: Any) -> np.ndarray:
     finally:
         trainer.compute_metrics = compute
     logits = out.predictions[0] if isinstance(out.predictions, tuple) else out.predictions
-    logits = np.asarray(logits, dtype=np.float64)
-    margin = np.empty(len(order))
-    margin[order] = logits[:, 1] - logits[:, 0]
-    return margin
+    result = np.empty((len(order), logits.shape[1]))
+    result[order] = np.asarray(logits, dtype=np.float64)
+    return result
+
+
+def predict_margin(trainer: Trainer, ds: Any) -> np.ndarray:
+    """Logit margin z = logit(positive) - logit(negative), raw PD = sigmoid(z)."""
+    logits = predict_logits(trainer, ds)
+    return logits[:, 1] - logits[:, 0]
 
 
 def last_complete_checkpoint(folder: Path) -> str | None:

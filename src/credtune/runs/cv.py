@@ -9,23 +9,18 @@ serialized and tokenized once; each fold only selects rows. Output folder: `cv.j
 
 from __future__ import annotations
 
-import dataclasses
-import gc
 import json
 import logging
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .. import data as data_mod
-from ..config import RecipeConfig, calibration_method, check_task, resolve_data_path
-from ..distill import distilled_train_set
-from ..errors import ConfigError, DataError
+from ..config import RecipeConfig, calibration_method
+from ..errors import ConfigError
 from ..evaluation import apply_blend, assess, fit_blend, fit_components, pick
 from ..files import write_json_atomic
 from ..hybrid import cross_fitted, fit_stacker
@@ -37,8 +32,8 @@ from ..metrics import (
     fit_calibrator,
     sigmoid,
 )
-from ..training import build_trainer, encode, predict_margin, prepare_frozen, training_arguments
 from . import RunResult, check_run_dir
+from .folds import CvInputs, fit_transformer, fold_recipe, prepare_inputs
 
 log = logging.getLogger(__name__)
 FOLD_KEYS = ("auc", "ks", "brier")
@@ -65,7 +60,11 @@ def cross_validate(
     started = time.time()
     if recipe.data.split.time_column:
         log.warning("cv: folds are stratified random; data.split.time_column is ignored")
-    inputs = _prepare(recipe, folds, out_dir, clear)
+    inputs = prepare_inputs(recipe, folds, out_dir, clear)
+    if inputs.prep.task != "binary":
+        from .cv_kinds import cross_validate_kind
+
+        return cross_validate_kind(recipe, inputs, folds, seeds, out_dir, started, command)
     per_fold, oof, raw_runs, fold_of = _run_repeats(recipe, inputs, folds, seeds, out_dir)
     if not inputs.state.is_main_process:
         return RunResult(out_dir, {})
@@ -90,56 +89,6 @@ def cross_validate(
     return RunResult(out_dir, metrics)
 
 
-@dataclass
-class CvInputs:
-    """What every fold shares: rows read, labelled, serialized and tokenized once."""
-
-    prep: data_mod.Prepared
-    y: np.ndarray
-    encoded: Any
-    frame: pd.DataFrame
-    tokenizer: Any
-    state: Any
-    frozen: Any = None  # the frozen layers' outputs, shared by every fold (`model.train_layers`)
-
-
-def _prepare(recipe: RecipeConfig, folds: int, out_dir: Path, clear: bool) -> CvInputs:
-    """Every check that can fail (data, `train:` keys, model folder) runs before an old folder is cleared."""
-    table, target = data_mod.load_labelled(recipe.data, resolve_data_path(recipe), recipe.seed)
-    check_task(recipe, target.task)
-    if target.task != "binary":
-        raise ConfigError(
-            f"credtune cv takes default (binary) targets; this one is {target.task}: use credtune train"
-        )
-    from ..pretrain_corpus import check_no_overlap  # a pretrained backbone must not have seen them
-
-    check_no_overlap(recipe.model.name, table, "this cv evaluates")
-    y = np.asarray(table[data_mod.LABEL], dtype=int)
-    if np.bincount(y, minlength=2).min() < folds:
-        raise DataError(
-            f"--folds {folds}: the rarer class has only {np.bincount(y, minlength=2).min()} row(s)"
-        )
-    # Number bands and category lists are unsupervised summaries of the inputs (no labels are read),
-    # so building them from all rows lets every fold share one tokenized table without leaking any
-    # target information into the held-out folds.
-    schema = data_mod.build_schema(table, recipe.data, recipe.serialize, np.arange(len(table)))
-    serializer = data_mod.make_serializer(schema, recipe.serialize)
-    training_arguments(_fold_recipe(recipe, recipe.seed), out_dir / ".cv-checkpoints" / "fold")
-    from accelerate import PartialState
-
-    from ..modeling import load_tokenizer
-
-    state = PartialState()
-    tokenizer = load_tokenizer(recipe.model)
-    if clear and state.is_main_process:
-        shutil.rmtree(out_dir)
-    state.wait_for_everyone()
-    with state.main_process_first():
-        encoded = encode(table, serializer, tokenizer, recipe.model.max_length)
-    prep = data_mod.Prepared(table, {}, schema, serializer)
-    return CvInputs(prep, y, encoded, table.to_pandas(), tokenizer, state)
-
-
 def _run_repeats(recipe: RecipeConfig, inputs: CvInputs, folds: int, seeds: int, out_dir: Path):
     """Every fold of every repeat; a line per finished fold goes to folds.jsonl as it ends."""
     y = inputs.y
@@ -150,11 +99,11 @@ def _run_repeats(recipe: RecipeConfig, inputs: CvInputs, folds: int, seeds: int,
     names = ["transformer", *recipe.baselines, *(["hybrid"] if recipe.model.hybrid else [])]
     for s in range(seeds):
         seed = recipe.seed + s
-        fold_recipe = _fold_recipe(recipe, seed)
+        this_fold = fold_recipe(recipe, seed)
         preds = {name: np.full(len(y), np.nan) for name in ["pd_raw", *names]}
         for k, (train_idx, test_idx) in enumerate(_folds(y, folds, seed)):
             fold_of[s, test_idx] = k
-            row = run_fold(fold_recipe, inputs, train_idx, test_idx, out_dir)
+            row = run_fold(this_fold, inputs, train_idx, test_idx, out_dir)
             fold_pds, validation = row.pop("pd"), row.pop("validation")
             for name, p in fold_pds.items():
                 preds[name][test_idx] = p
@@ -178,15 +127,6 @@ def _run_repeats(recipe: RecipeConfig, inputs: CvInputs, folds: int, seeds: int,
     return per_fold, oof, raw_runs, fold_of
 
 
-def _fold_recipe(recipe: RecipeConfig, seed: int) -> RecipeConfig:
-    """The recipe as each fold trains it: its own seed, and no checkpoints unless the recipe reloads
-    the best one at the end (folds are thrown away; only their predictions are kept)."""
-    train = dict(recipe.train)
-    if not train.get("load_best_model_at_end"):
-        train["save_strategy"] = "no"
-    return dataclasses.replace(recipe, train=train, seed=seed)
-
-
 def _folds(y: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     from sklearn.model_selection import StratifiedKFold
 
@@ -205,7 +145,8 @@ def run_fold(
         train_idx, test_size=recipe.data.split.valid, stratify=y[train_idx], random_state=recipe.seed
     )
     fit_idx, valid_idx = np.sort(fit_idx), np.sort(valid_idx)
-    m_valid, m_test = _fit_transformer(recipe, inputs, fit_idx, [valid_idx, test_idx], out_dir)
+    logits = fit_transformer(recipe, inputs, fit_idx, [valid_idx, test_idx], out_dir)
+    m_valid, m_test = (x[:, 1] - x[:, 0] for x in logits)
     calibrator = fit_calibrator(calibration_method(recipe, "binary"), m_valid, y[valid_idx])
     pd_valid, pd_test = apply_calibrator(calibrator, m_valid), apply_calibrator(calibrator, m_test)
     idx = {"fit": fit_idx, "valid": valid_idx, "test": test_idx}
@@ -265,29 +206,6 @@ def _fold_baselines(recipe: RecipeConfig, inputs: CvInputs, idx: dict, margins: 
     preds["hybrid"] = stacker.predict(margins[1], base["test"])
     valid = cross_fitted(margins[0], base["valid"], y_valid, hybrid, recipe.seed, weights)
     return preds, valid, base["valid"]
-
-
-def _fit_transformer(
-    recipe: RecipeConfig, inputs: CvInputs, fit_idx: np.ndarray, predict: list[np.ndarray], out_dir: Path
-) -> list[np.ndarray]:
-    """Fine-tune a fresh model on `fit_idx` (early stopping and checkpoints see the first of
-    `predict`), and return its margins on each index set of `predict`."""
-    from ..modeling import load_model
-
-    encoded, tokenizer = inputs.encoded, inputs.tokenizer
-    model = load_model(recipe.model, inputs.prep.schema["label_names"], tokenizer, recipe.lora, recipe.seed)
-    inputs.frozen = prepare_frozen(recipe, model, encoded, tokenizer, inputs.frozen)
-    args = training_arguments(recipe, out_dir / ".cv-checkpoints" / "fold")
-    train_ds, cache = encoded.select(fit_idx), inputs.frozen
-    if recipe.distill is not None:
-        frame = inputs.frame.iloc[fit_idx]
-        train_ds, cache = distilled_train_set(recipe, train_ds, frame, inputs.prep, tokenizer, model, cache)
-    trainer = build_trainer(recipe, model, tokenizer, args, train_ds, encoded.select(predict[0]), cache)
-    trainer.train()
-    margins = [predict_margin(trainer, encoded.select(idx)) for idx in predict]
-    del trainer, model
-    gc.collect()
-    return margins
 
 
 def summarize(

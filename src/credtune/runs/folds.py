@@ -1,0 +1,112 @@
+"""What every cv fold shares (rows read, labelled, serialized and tokenized once) and the
+fine-tune of one fold; used by `runs.cv` (default models) and `runs.cv_kinds` (other targets)."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import data as data_mod
+from ..config import RecipeConfig, check_task, resolve_data_path
+from ..distill import distilled_train_set
+from ..errors import DataError
+from ..targets import standardized, target_scale
+from ..training import build_trainer, encode, predict_logits, prepare_frozen, training_arguments
+
+
+@dataclass
+class CvInputs:
+    """What every fold shares: rows read, labelled, serialized and tokenized once."""
+
+    prep: data_mod.Prepared
+    y: np.ndarray
+    encoded: Any
+    frame: pd.DataFrame
+    tokenizer: Any
+    state: Any
+    frozen: Any = None  # the frozen layers' outputs, shared by every fold (`model.train_layers`)
+
+
+def prepare_inputs(recipe: RecipeConfig, folds: int, out_dir: Path, clear: bool) -> CvInputs:
+    """Every check that can fail (data, `train:` keys, model folder) runs before an old folder is cleared."""
+    table, target = data_mod.load_labelled(recipe.data, resolve_data_path(recipe), recipe.seed)
+    check_task(recipe, target.task)
+    from ..pretrain_corpus import check_no_overlap  # a pretrained backbone must not have seen them
+
+    check_no_overlap(recipe.model.name, table, "this cv evaluates")
+    regression = target.task == "regression"
+    y = np.asarray(table[data_mod.LABEL], dtype=np.float64 if regression else int)
+    if not regression and np.bincount(y).min() < folds:
+        raise DataError(f"--folds {folds}: the rarest class has only {np.bincount(y).min()} row(s)")
+    # Number bands and category lists are unsupervised summaries of the inputs (no labels are read),
+    # so building them from all rows lets every fold share one tokenized table without leaking any
+    # target information into the held-out folds (a regression target's scale is set per fold).
+    schema = data_mod.build_schema(table, recipe.data, recipe.serialize, np.arange(len(table)), target)
+    serializer = data_mod.make_serializer(schema, recipe.serialize)
+    training_arguments(fold_recipe(recipe, recipe.seed), out_dir / ".cv-checkpoints" / "fold")
+    from accelerate import PartialState
+
+    from ..modeling import load_tokenizer
+
+    state = PartialState()
+    tokenizer = load_tokenizer(recipe.model)
+    if clear and state.is_main_process:
+        shutil.rmtree(out_dir)
+    state.wait_for_everyone()
+    with state.main_process_first():
+        encoded = encode(table, serializer, tokenizer, recipe.model.max_length)
+    prep = data_mod.Prepared(table, {}, schema, serializer)
+    return CvInputs(prep, y, encoded, table.to_pandas(), tokenizer, state)
+
+
+def fold_recipe(recipe: RecipeConfig, seed: int) -> RecipeConfig:
+    """The recipe as each fold trains it: its own seed, and no checkpoints unless the recipe reloads
+    the best one at the end (folds are thrown away; only their predictions are kept)."""
+    train = dict(recipe.train)
+    if not train.get("load_best_model_at_end"):
+        train["save_strategy"] = "no"
+    return dataclasses.replace(recipe, train=train, seed=seed)
+
+
+def fit_transformer(
+    recipe: RecipeConfig,
+    inputs: CvInputs,
+    fit_idx: np.ndarray,
+    predict: list[np.ndarray],
+    out_dir: Path,
+    scale: dict[str, float] | None = None,
+) -> list[np.ndarray]:
+    """Fine-tune a fresh model on `fit_idx` (early stopping and checkpoints see the first of
+    `predict`), and return its head outputs on each index set of `predict`. A regression target
+    is standardized with `scale` (the fold's training rows)."""
+    from ..modeling import load_model
+
+    encoded, tokenizer, task = inputs.encoded, inputs.tokenizer, inputs.prep.task
+    labels = inputs.prep.schema["label_names"]
+    model = load_model(recipe.model, labels, tokenizer, recipe.lora, recipe.seed, task)
+    inputs.frozen = prepare_frozen(recipe, model, encoded, tokenizer, inputs.frozen)
+    args = training_arguments(recipe, out_dir / ".cv-checkpoints" / "fold")
+    train_ds, valid_ds, cache = encoded.select(fit_idx), encoded.select(predict[0]), inputs.frozen
+    if scale is not None:
+        train_ds, valid_ds = standardized(train_ds, scale), standardized(valid_ds, scale)
+    if recipe.distill is not None:
+        frame = inputs.frame.iloc[fit_idx]
+        train_ds, cache = distilled_train_set(recipe, train_ds, frame, inputs.prep, tokenizer, model, cache)
+    trainer = build_trainer(recipe, model, tokenizer, args, train_ds, valid_ds, cache)
+    trainer.train()
+    outputs = [predict_logits(trainer, encoded.select(idx)) for idx in predict]
+    del trainer, model
+    gc.collect()
+    return outputs
+
+
+def fold_scale(inputs: CvInputs, fit_idx: np.ndarray) -> dict[str, float] | None:
+    """A regression target's mean and spread on the fold's training rows (None for classes)."""
+    return target_scale(inputs.y[fit_idx]) if inputs.prep.task == "regression" else None
