@@ -149,6 +149,17 @@ def spec_dict(**changes) -> dict:
     return raw
 
 
+def kind_dict(schema: dict, calibration: dict | None = None) -> dict:
+    """A valid spec turned into another target kind (`schema` keys replaced)."""
+    raw = spec_dict()
+    raw["schema"] = {**raw["schema"], **schema}
+    raw["calibration"] = calibration or {"method": "none"}
+    return raw
+
+
+RATE = {"task": "regression", "label_names": ["rate"], "target_scale": {"mean": 12.0, "std": 4.0}}
+
+
 @pytest.mark.parametrize(
     "raw, message",
     [
@@ -183,6 +194,20 @@ def spec_dict(**changes) -> dict:
             "invalid serializer settings (unknown template",
         ),
         (spec_dict(serializer={"fields": [], "exec": "rm -rf /"}), "invalid serializer settings"),
+        (kind_dict({"task": "multiclass", "label_names": ["A", "B", "C"]}), None),
+        (kind_dict(RATE, {"method": "linear", "slope": 1.1, "intercept": -0.3}), None),
+        (kind_dict({"task": "ranking"}), "schema.task 'ranking' is not one of"),
+        (kind_dict({"task": "multiclass", "label_names": ["A", "B"]}), "three or more distinct classes"),
+        (kind_dict({"task": "multiclass", "label_names": ["A", "B", "A"]}), "three or more distinct classes"),
+        (kind_dict({**RATE, "target_scale": {"mean": 1.0, "std": 0.0}}), "positive std"),
+        (kind_dict({"task": "regression", "label_names": ["rate"]}), "target_scale must hold"),
+        (kind_dict(RATE, {"method": "temperature", "temperature": 2.0}), "invalid calibration"),
+        (
+            kind_dict(
+                {"task": "multiclass", "label_names": ["A", "B", "C"]}, {"method": "platt", "a": 1, "b": 0}
+            ),
+            "invalid calibration",
+        ),
     ],
     ids=[
         "valid",
@@ -201,6 +226,15 @@ def spec_dict(**changes) -> dict:
         "one-label",
         "unknown-template",
         "serializer-unknown-setting",
+        "valid-multiclass",
+        "valid-regression",
+        "unknown-task",
+        "multiclass-two-classes",
+        "multiclass-repeated-class",
+        "regression-zero-spread",
+        "regression-no-scale",
+        "regression-with-temperature",
+        "multiclass-with-platt",
     ],
 )
 def test_credtune_json_is_validated(raw, message: str | None) -> None:

@@ -149,3 +149,23 @@ def test_serializer_imports_no_torch():
 def test_round_trip_through_dict():
     s = Serializer(FIELDS, template="list", mask_pii=True)
     assert Serializer.from_dict(s.to_dict())(RECORD) == s(RECORD)
+
+
+@pytest.mark.parametrize("cut", ["head", "head_tail"])
+def test_long_notes_keep_every_field_and_the_chosen_ends(cut):
+    ser = Serializer(FIELDS, notes_cut=cut)
+    note = " ".join(f"w{i}" for i in range(30_000))  # ~200,000 characters
+    text, truncated = ser.render({**RECORD, "note": note}, WordTokenizer(), 40)
+    assert truncated and len(WordTokenizer()(text)["input_ids"]) <= 40
+    assert text.startswith('duration: 24; amount: 5951; purpose: car (new); notes: "w0 w1')
+    assert text.endswith('w29999"') == (cut == "head_tail") and ("…" in text) == (cut == "head_tail")
+
+
+def test_short_notes_are_whole_with_either_cut():
+    for cut in ("head", "head_tail"):
+        assert Serializer(FIELDS, notes_cut=cut).render(RECORD, WordTokenizer(), 40) == (
+            Serializer(FIELDS).render(RECORD)[0],
+            False,
+        )
+    with pytest.raises(ValueError, match="notes_cut"):
+        Serializer(FIELDS, notes_cut="middle")

@@ -51,10 +51,27 @@ def summary_score(task: str, out: np.ndarray) -> np.ndarray:
     return out @ np.arange(out.shape[1], dtype=np.float64)
 
 
+STABILITY_ROWS = (
+    2000  # training rows scored for the score's PSI (a full pass over 10,000 long rows costs minutes)
+)
+
+
+def stability_rows(n: int, seed: int) -> np.ndarray:
+    """Which training rows are scored for the PSI reference: all, or a seeded sample."""
+    if n <= STABILITY_ROWS:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, STABILITY_ROWS, replace=False))
+
+
 def evaluate_kind_run(
-    recipe: RecipeConfig, prep: Any, logits: dict[str, np.ndarray], components: dict[str, Any] | None = None
+    recipe: RecipeConfig,
+    prep: Any,
+    logits: dict[str, np.ndarray],
+    components: dict[str, Any] | None = None,
+    train_rows: np.ndarray | None = None,
 ) -> Evaluation:
-    """Every figure of a multiclass or regression training run, on the test split."""
+    """Every figure of a multiclass or regression training run, on the test split. `logits["train"]`
+    may cover only `train_rows` of the training split (the PSI reference)."""
     from .metrics import multiclass_block, regression_block
 
     task = prep.task
@@ -76,8 +93,9 @@ def evaluate_kind_run(
     else:
         metrics = regression_block(y["test"], models, target=recipe.data.target, **common)
         arrays = {"y": y["test"], "pred": models}
+    reference = frames["train"] if train_rows is None else frames["train"].iloc[train_rows]
     metrics["stability"] = stability(
-        frames["train"],
+        reference,
         frames["test"],
         summary_score(task, out["train"]),
         summary_score(task, out["test"]),

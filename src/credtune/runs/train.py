@@ -157,7 +157,7 @@ def finish_run(
     has it: so `credtune score` on the test rows reproduces metrics.json's PDs."""
     import transformers
 
-    from ..evaluation_kinds import evaluate_kind_run, kind_predictions
+    from ..evaluation_kinds import evaluate_kind_run, kind_predictions, stability_rows
     from ..hub import model_card
     from ..modeling import base_model_id, merged
     from ..report import write_report
@@ -186,8 +186,10 @@ def finish_run(
         spec.threshold = evaluation.metrics["decision"]["threshold"]  # for the shipped model
         spec.blend = evaluation.blend
     else:
-        logits = {name: scorer.logits_for_texts(list(ds["text"])) for name, ds in split.items()}
-        evaluation = evaluate_kind_run(recipe, prep, logits, components)
+        sample = stability_rows(len(split["train"]), recipe.seed)  # the training rows' outputs only feed PSI
+        texts = {**{n: ds["text"] for n, ds in split.items()}, "train": split["train"].select(sample)["text"]}
+        logits = {name: scorer.logits_for_texts(list(t)) for name, t in texts.items()}
+        evaluation = evaluate_kind_run(recipe, prep, logits, components, sample)
         predictions = kind_predictions(prep, evaluation.arrays.get("proba") or evaluation.arrays["pred"])
     spec.calibration = evaluation.calibrator
     metrics = {
