@@ -87,7 +87,7 @@ def test_evaluating_on_pretrained_rows_is_refused(pretrained: Path, small_recipe
 
     backbone = str(pretrained / "backbone")
     recipe = load_recipe(RECIPES / "german_credit.yaml", [f"model.name={backbone}"])
-    table = load_labelled(recipe.data, resolve_data_path(recipe), recipe.seed)
+    table, _ = load_labelled(recipe.data, resolve_data_path(recipe), recipe.seed)
     with pytest.raises(
         ConfigError, match=r"pretrained on 200 of the 1000 rows this cv evaluates \(german_credit.csv\)"
     ):

@@ -202,14 +202,18 @@ def test_labels_that_would_break_parsing_are_refused(template: str, label: str) 
         Serializer([FieldSpec("x", "categorical", label)], template=template)
 
 
+@pytest.mark.parametrize("cut", ["head", "head_tail"])
 @pytest.mark.parametrize("sep", [" ", "-"])
-def test_clipped_note_never_keeps_half_a_card_number(sep: str) -> None:
-    """A huge note is read only up to a window and cut to a character limit; a card number that
-    straddles either edge, at any position, must be masked or dropped, never kept in part."""
-    serializer = Serializer([FieldSpec("note", "text", "notes")], mask_pii=True)
+def test_clipped_note_never_keeps_half_a_card_number(sep: str, cut: str) -> None:
+    """A huge note is read only up to a window and cut to a character limit (from both ends with
+    head_tail); a card number that straddles an edge, at any position, must be masked or dropped,
+    never kept in part."""
+    serializer = Serializer([FieldSpec("note", "text", "notes")], mask_pii=True, notes_cut=cut)
     filler = ("x" * 29 + " ") * 40  # long words: few tokens per character, so characters are the limit
     card = sep.join(["4111"] * 4)
     for position in range(900):  # limit 272 and window 528 characters for max_length=16
         note = filler[:position] + " " + card + " " + filler
+        if cut == "head_tail":  # the card near the end, where the tail is cut
+            note = filler + " " + card + " " + filler[: 900 - position]
         text, _ = serializer.render({"note": note}, WordTokenizer(), max_length=16)
         assert "4111" not in text, position

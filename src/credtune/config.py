@@ -20,6 +20,7 @@ import yaml
 
 from .errors import ConfigError, did_you_mean
 from .recipe_files import find_recipe, parse_value, read_yaml
+from .targets import check_task
 
 __all__ = ["find_recipe", "load_recipe", "parse_value", "recipe_from_dict", "resolve_data_path"]
 
@@ -95,10 +96,8 @@ class LoraConfig:
 
 @dataclass
 class DistillConfig:
-    """Distillation from the baselines: the transformer also learns the teachers' PDs (soft targets).
-
-    The teachers' PDs on the training rows are cross-fitted (each row scored by teachers fitted on
-    the other folds): in-sample GBDT predictions would only repeat the labels."""
+    """Distillation from the baselines: the transformer also learns the teachers' PDs (soft targets),
+    cross-fitted on the training rows (in-sample GBDT predictions would only repeat the labels)."""
 
     teachers: list[str] = field(default_factory=lambda: ["logistic", "scorecard", "lightgbm"])
     weight: float = 0.5  # share of the loss on the teachers' PD; 0 = labels only, 1 = teachers only
@@ -275,8 +274,8 @@ def _check(recipe: RecipeConfig) -> None:
             raise ConfigError(f"data.split.{name}: expected a share between 0 and 0.9, got {share}")
     if split.valid + split.test >= 0.9:
         raise ConfigError("data.split: valid + test leave too few rows to train on")
-    if split.column and split.time_column:
-        raise ConfigError("data.split: give column (a shipped split) or time_column, not both")
+    if split.column and split.time_column:  # a shipped split, or oldest -> train: not both
+        raise ConfigError("data.split: give column or time_column, not both")
     if recipe.model.max_length < 16:
         raise ConfigError(f"model.max_length: {recipe.model.max_length} is too short for any record")
     if recipe.data.sample is not None and recipe.data.sample < 20:
@@ -313,49 +312,6 @@ def _check(recipe: RecipeConfig) -> None:
         _check_distill(recipe)
     if recipe.data.task:
         check_task(recipe, recipe.data.task)
-
-
-CALIBRATIONS = {
-    "binary": ("temperature", "platt", "isotonic", "none"),
-    "multiclass": ("temperature", "none"),
-    "regression": ("linear", "isotonic", "none"),
-}
-
-
-def calibration_method(recipe: RecipeConfig, task: str) -> str:
-    """The recipe's calibration with `auto` resolved: temperature for classes, linear for numbers."""
-    if recipe.calibration != "auto":
-        return recipe.calibration
-    return "linear" if task == "regression" else "temperature"
-
-
-def check_task(recipe: RecipeConfig, task: str) -> None:
-    """Options that only mean something for a default model are refused on other target kinds
-    (with the recipe's declared task, and again once the data has told an inferred one)."""
-    if task == "binary":
-        if recipe.data.ordered:
-            raise ConfigError("data.ordered: ordered grades need data.task: multiclass")
-        bad = None if recipe.calibration in ("auto", *CALIBRATIONS[task]) else "calibration"
-    else:
-        binary_only = {
-            "model.hybrid": bool(recipe.model.hybrid),
-            "model.blend": recipe.model.blend is not None,
-            "distill": recipe.distill is not None,
-            "train_loss: weighted": recipe.train_loss == "weighted",
-            "baselines: scorecard": "scorecard" in recipe.baselines,
-        }
-        bad = next((key for key, used in binary_only.items() if used), None)
-        if bad is None and recipe.calibration not in ("auto", *CALIBRATIONS[task]):
-            bad = "calibration"
-    if bad == "calibration":
-        allowed = ", ".join(CALIBRATIONS[task])
-        raise ConfigError(
-            f"calibration: '{recipe.calibration}' does not apply to a {task} target; use {allowed}"
-        )
-    if bad:
-        raise ConfigError(f"{bad}: is for default (binary) models; data.task is {task}: remove it")
-    if task == "regression" and recipe.data.ordered:
-        raise ConfigError("data.ordered: a regression target has no classes to order")
 
 
 def _check_distill(recipe: RecipeConfig) -> None:

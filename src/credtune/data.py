@@ -18,13 +18,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .config import DataConfig, RecipeConfig, SerializeConfig, check_task, resolve_data_path
+from .config import DataConfig, RecipeConfig, SerializeConfig, resolve_data_path
 from .errors import DataError, did_you_mean
 from .files import read_table
 from .formats import is_nested, looks_formatted, parses_of, time_keys, typed_columns
 from .parsing import looks_like_id_name
 from .serialize import FieldSpec, Serializer
-from .targets import LABEL, add_labels, label_key, stratify_on, target_scale
+from .targets import LABEL, add_labels, check_task, label_key, stratify_on, target_scale
 
 __all__ = ["LABEL", "Prepared", "Target", "label_key", "load_labelled", "prepare"]
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import RecipeConfig, calibration_method
+from .config import RecipeConfig
 from .metrics import (
     apply_calibrator,
     characteristic_stability,
@@ -32,6 +32,7 @@ from .metrics import (
     psi_reading,
     sigmoid,
 )
+from .targets import calibration_method
 
 log = logging.getLogger(__name__)
 HEADLINE = ("auc", "pr_auc", "ks", "gini", "brier", "log_loss", "ece", "n", "positive_rate")

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .config import RecipeConfig, calibration_method
+from .config import RecipeConfig
 from .evaluation import Evaluation, fit_components, labels_of, stability
+from .targets import calibration_method
 
 
 def head_values(logits: np.ndarray, scale: dict[str, float]) -> np.ndarray:

@@ -87,5 +87,7 @@ def check_labels(folder: Path, label_names: list[str]) -> None:
     if labels not in (generic, [str(n) for n in label_names]):
         raise ModelError(
             f"{folder}: config.json's id2label {labels} does not match credtune.json's label_names "
-            f"{list(label_names)}; a class would be read from the wrong logit"
+            f"{list(label_names)}"
+            + (" (negative, positive); the positive class" if len(labels) == 2 else "; a class")
+            + " would be read from the wrong logit"
         )

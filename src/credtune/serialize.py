@@ -25,6 +25,7 @@ BAND_WORDS = ("very low", "low", "typical", "high", "very high")
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"\S+")
 NOTES_CUTS = ("head", "head_tail")
+_WORD_START = re.compile(r"\s(?=[^\W\d_])")  # a space before a letter
 CHARS_PER_TOKEN = 16  # a note longer than (max_length + 1) * 16 characters is clipped before tokenizing
 
 _PII_PATTERNS = [
@@ -109,7 +110,10 @@ class Serializer:
         if spec.kind == "numeric":
             return self._format_number(spec, value), True
         if spec.kind == "text":
-            return _note_text(self.clip_note(str(value), limit), limit, self.mask_pii)
+            note = str(value)
+            if self.notes_cut == "head_tail" and limit is not None and len(note) > limit:
+                return _note_text(self.clip_note(note, limit), None, self.mask_pii)[0], False
+            return _note_text(note, limit, self.mask_pii)
         text = _collapse(str(value))[0]
         return (self.values.get(spec.name, {}).get(text, text) if spec.kind == "categorical" else text), True
 
@@ -120,7 +124,9 @@ class Serializer:
             return note
         if self.notes_cut == "head":
             return note[:chars]
-        return note[: chars // 2] + " " + note[-(chars // 2) :]
+        head, tail = note[: chars // 2 + 256], note[-(chars // 2) :]  # the head is masked, then cut
+        start = _WORD_START.search(tail)  # the tail starts at a word: never inside a card number
+        return head + " … " + (tail[start.end() :] if start else "")
 
     def _format_number(self, spec: FieldSpec, value: Any) -> str:
         try:

@@ -12,11 +12,9 @@ import logging
 import math
 from typing import Any
 
-import datasets
 import numpy as np
 
-from .config import DataConfig
-from .errors import DataError
+from .errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 LABEL = "labels"
@@ -34,7 +32,7 @@ def label_key(value: Any) -> str | None:
     return text or None
 
 
-def infer_task(cfg: DataConfig, values: list[Any]) -> str:
+def infer_task(cfg: Any, values: list[Any]) -> str:
     """`data.task`, or the kind the recipe and the values leave no doubt about; else one clear line."""
     if cfg.task:
         return cfg.task
@@ -58,7 +56,7 @@ def infer_task(cfg: DataConfig, values: list[Any]) -> str:
     )
 
 
-def add_labels(table: datasets.Dataset, cfg: DataConfig) -> tuple[datasets.Dataset, str, list[str]]:
+def add_labels(table: Any, cfg: Any) -> tuple[Any, str, list[str]]:
     """Add the `labels` column; returns the table (rows with an empty target dropped, with a
     warning), the task and the label names (negative, positive | the classes | the target)."""
     raw = table.data.column(cfg.target).to_pylist()
@@ -78,7 +76,7 @@ def add_labels(table: datasets.Dataset, cfg: DataConfig) -> tuple[datasets.Datas
     return table, task, names
 
 
-def _binary(raw: list[Any], cfg: DataConfig) -> tuple[list[int | None], list[str]]:
+def _binary(raw: list[Any], cfg: Any) -> tuple[list[int | None], list[str]]:
     values = [label_key(v) for v in raw]
     present = sorted({v for v in values if v is not None})
     positive = label_key(cfg.positive)
@@ -114,7 +112,7 @@ def _binary(raw: list[Any], cfg: DataConfig) -> tuple[list[int | None], list[str
     return [None if v is None else int(v == positive) for v in values], [negatives[0], positive]
 
 
-def _classes(raw: list[Any], cfg: DataConfig) -> tuple[list[int | None], list[str]]:
+def _classes(raw: list[Any], cfg: Any) -> tuple[list[int | None], list[str]]:
     values = [label_key(v) for v in raw]
     present = sorted({v for v in values if v is not None})
     if cfg.positive is not None or cfg.negative is not None:
@@ -145,7 +143,7 @@ def _classes(raw: list[Any], cfg: DataConfig) -> tuple[list[int | None], list[st
     return [None if v is None else index[v] for v in values], list(classes)
 
 
-def _numbers(raw: list[Any], cfg: DataConfig) -> list[float | None]:
+def _numbers(raw: list[Any], cfg: Any) -> list[float | None]:
     if cfg.positive is not None or cfg.classes:
         raise DataError("data.positive/classes name classes; a regression target has none: drop them")
     out: list[float | None] = []
@@ -182,7 +180,7 @@ def target_scale(labels: np.ndarray) -> dict[str, float]:
     return {"mean": float(np.mean(labels)), "std": std if std > 0 else 1.0}
 
 
-def standardized(ds: datasets.Dataset, scale: dict[str, float]) -> datasets.Dataset:
+def standardized(ds: Any, scale: dict[str, float]) -> Any:
     """A regression split with its `labels` standardized for training (float32, as the head)."""
     values = (np.asarray(ds[LABEL], dtype=np.float64) - scale["mean"]) / scale["std"]
     return ds.remove_columns(LABEL).add_column(LABEL, values.astype(np.float32).tolist())
@@ -191,3 +189,46 @@ def standardized(ds: datasets.Dataset, scale: dict[str, float]) -> datasets.Data
 def stratify_on(labels: np.ndarray, task: str) -> np.ndarray | None:
     """What a split is stratified by: the class, or nothing for a regression target."""
     return None if task == "regression" else labels
+
+
+CALIBRATIONS = {
+    "binary": ("temperature", "platt", "isotonic", "none"),
+    "multiclass": ("temperature", "none"),
+    "regression": ("linear", "isotonic", "none"),
+}
+
+
+def calibration_method(recipe: Any, task: str) -> str:
+    """The recipe's calibration with `auto` resolved: temperature for classes, linear for numbers."""
+    if recipe.calibration != "auto":
+        return recipe.calibration
+    return "linear" if task == "regression" else "temperature"
+
+
+def check_task(recipe: Any, task: str) -> None:
+    """Options that only mean something for a default model are refused on other target kinds
+    (with the recipe's declared task, and again once the data has told an inferred one)."""
+    if task == "binary":
+        if recipe.data.ordered:
+            raise ConfigError("data.ordered: ordered grades need data.task: multiclass")
+        bad = None if recipe.calibration in ("auto", *CALIBRATIONS[task]) else "calibration"
+    else:
+        binary_only = {
+            "model.hybrid": bool(recipe.model.hybrid),
+            "model.blend": recipe.model.blend is not None,
+            "distill": recipe.distill is not None,
+            "train_loss: weighted": recipe.train_loss == "weighted",
+            "baselines: scorecard": "scorecard" in recipe.baselines,
+        }
+        bad = next((key for key, used in binary_only.items() if used), None)
+        if bad is None and recipe.calibration not in ("auto", *CALIBRATIONS[task]):
+            bad = "calibration"
+    if bad == "calibration":
+        allowed = ", ".join(CALIBRATIONS[task])
+        raise ConfigError(
+            f"calibration: '{recipe.calibration}' does not apply to a {task} target; use {allowed}"
+        )
+    if bad:
+        raise ConfigError(f"{bad}: is for default (binary) models; data.task is {task}: remove it")
+    if task == "regression" and recipe.data.ordered:
+        raise ConfigError("data.ordered: a regression target has no classes to order")

@@ -22,7 +22,7 @@ from .trees import (
     LIGHTGBM_PARAMS,
     CatBoostComponent,
     LightGBMComponent,
-    _catboost,
+    catboost_module,
     prepare_tree,
 )
 
@@ -120,7 +120,7 @@ def fit_catboost_task(
     columns: Columns, frames: Frames, y: np.ndarray, seed: int, n_jobs: int, task: str, n_classes: int
 ) -> TaskModel:
     """CatBoost with the binary baseline's settings, native categories and note SVDs."""
-    catboost = _catboost()
+    catboost = catboost_module()
     shell = prepare_tree(CatBoostComponent, columns, frames, seed, n_jobs)
     settings = {**CATBOOST_PARAMS, "random_seed": seed, "thread_count": n_jobs}
     if task == "regression":

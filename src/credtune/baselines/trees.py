@@ -169,7 +169,7 @@ def fit_lightgbm(
     return out
 
 
-def _catboost() -> Any:
+def catboost_module() -> Any:
     try:
         import catboost
     except ImportError as e:
@@ -192,7 +192,7 @@ class CatBoostComponent(_TreeComponent):
         return pd.DataFrame(parts, index=num.index)
 
     def _pool(self, num: pd.DataFrame, cat: pd.DataFrame, txt: pd.DataFrame, y: Any = None) -> Any:
-        return _catboost().Pool(self.frame(num, cat, txt), label=y, cat_features=self.categorical_index)
+        return catboost_module().Pool(self.frame(num, cat, txt), label=y, cat_features=self.categorical_index)
 
     def _predict(self, num: pd.DataFrame, cat: pd.DataFrame, txt: pd.DataFrame) -> np.ndarray:
         pool = self._pool(num, cat, txt)
@@ -204,7 +204,7 @@ class CatBoostComponent(_TreeComponent):
 
     @classmethod
     def _read(cls, paths: dict[str, Path], n_jobs: int) -> CatBoostComponent:
-        catboost = _catboost()
+        catboost = catboost_module()
         columns, levels, texts = cls._read_params(paths["params"])
         model = catboost.CatBoostClassifier()
         try:
@@ -227,7 +227,7 @@ def fit_catboost(
     seed: int,
     n_jobs: int,
 ) -> CatBoostComponent:
-    catboost = _catboost()
+    catboost = catboost_module()
     out = prepare_tree(CatBoostComponent, columns, frames, seed, n_jobs)
     model = catboost.CatBoostClassifier(**CATBOOST_PARAMS, random_seed=seed, thread_count=n_jobs)
     out.model = model.fit(out._pool(*frames, y))

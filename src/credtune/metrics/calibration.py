@@ -97,7 +97,7 @@ def fit_calibrator(method: str, margin: Any, y: Any) -> dict[str, Any]:
     }
 
 
-def _number(d: dict[str, Any], key: str) -> float:
+def number_field(d: dict[str, Any], key: str) -> float:
     if key not in d:
         raise ValueError(f"{d['method']} calibrator is missing '{key}'")
     v = d[key]
@@ -106,7 +106,7 @@ def _number(d: dict[str, Any], key: str) -> float:
     return float(v)
 
 
-def _number_list(d: dict[str, Any], key: str) -> list[float]:
+def number_list_field(d: dict[str, Any], key: str) -> list[float]:
     v = d.get(key)
     if not isinstance(v, list) or not v:
         raise ValueError(f"isotonic calibrator '{key}' must be a non-empty list of numbers")
@@ -132,13 +132,13 @@ def validate_calibrator(d: Any) -> dict[str, Any]:
     if method == "none":
         return {"method": "none"}
     if method == "temperature":
-        t = _number(d, "temperature")
+        t = number_field(d, "temperature")
         if t <= 0:
             raise ValueError(f"temperature must be > 0, got {t}")
         return {"method": "temperature", "temperature": t}
     if method == "platt":
-        return {"method": "platt", "a": _number(d, "a"), "b": _number(d, "b")}
-    x, y = _number_list(d, "x"), _number_list(d, "y")
+        return {"method": "platt", "a": number_field(d, "a"), "b": number_field(d, "b")}
+    x, y = number_list_field(d, "x"), number_list_field(d, "y")
     if len(x) != len(y):
         raise ValueError(f"isotonic calibrator 'x' has {len(x)} points but 'y' has {len(y)}")
     if any(b < a for a, b in zip(x, x[1:])):

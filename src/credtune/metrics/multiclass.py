@@ -25,7 +25,7 @@ from sklearn.metrics import (
 )
 
 from credtune.errors import did_you_mean
-from credtune.metrics.calibration import _number
+from credtune.metrics.calibration import number_field
 from credtune.metrics.core import LOG_LOSS_EPS, expected_calibration_error
 
 CLASS_METHODS = ("none", "temperature")
@@ -171,7 +171,7 @@ def validate_class_calibrator(d: Any) -> dict[str, Any]:
         raise ValueError(f"multiclass calibrator has no 'method' (allowed: {', '.join(CLASS_METHODS)})")
     if _check_method(d["method"]) == "none":
         return {"method": "none"}
-    t = _number(d, "temperature")
+    t = number_field(d, "temperature")
     if t <= 0:
         raise ValueError(f"temperature must be > 0, got {t}")
     return {"method": "temperature", "temperature": t}

@@ -15,7 +15,7 @@ from scipy.stats import spearmanr
 from sklearn.isotonic import IsotonicRegression
 
 from credtune.errors import did_you_mean
-from credtune.metrics.calibration import _number, _number_list
+from credtune.metrics.calibration import number_field, number_list_field
 
 VALUE_METHODS = ("none", "linear", "isotonic")
 
@@ -114,8 +114,12 @@ def validate_value_calibrator(d: Any) -> dict[str, Any]:
     if method == "none":
         return {"method": "none"}
     if method == "linear":
-        return {"method": "linear", "slope": _number(d, "slope"), "intercept": _number(d, "intercept")}
-    x, y = _number_list(d, "x"), _number_list(d, "y")
+        return {
+            "method": "linear",
+            "slope": number_field(d, "slope"),
+            "intercept": number_field(d, "intercept"),
+        }
+    x, y = number_list_field(d, "x"), number_list_field(d, "y")
     if len(x) != len(y):
         raise ValueError(f"isotonic calibrator 'x' has {len(x)} points but 'y' has {len(y)}")
     if any(b < a for a, b in zip(x, x[1:])):

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import RecipeConfig, calibration_method
+from ..config import RecipeConfig
 from ..errors import ConfigError
 from ..evaluation import apply_blend, assess, fit_blend, fit_components, pick
 from ..files import write_json_atomic
@@ -32,6 +32,7 @@ from ..metrics import (
     fit_calibrator,
     sigmoid,
 )
+from ..targets import calibration_method
 from . import RunResult, check_run_dir
 from .folds import CvInputs, fit_transformer, fold_recipe, prepare_inputs
 

@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from ..config import RecipeConfig, calibration_method
+from ..config import RecipeConfig
 from ..evaluation import fit_components
 from ..evaluation_kinds import calibrated_outputs
 from ..files import write_json_atomic
+from ..targets import calibration_method
 from . import RunResult
 from .folds import CvInputs, fit_transformer, fold_recipe, fold_scale
 

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 from .. import data as data_mod
-from ..config import RecipeConfig, check_task, resolve_data_path
+from ..config import RecipeConfig, resolve_data_path
 from ..distill import distilled_train_set
 from ..errors import DataError
-from ..targets import standardized, target_scale
+from ..targets import check_task, standardized, target_scale
 from ..training import build_trainer, encode, predict_logits, prepare_frozen, training_arguments
 
 
