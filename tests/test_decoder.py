@@ -125,6 +125,7 @@ def test_qlora_without_gpu_is_a_clear_error(tiny_llama: Path, llama_parts) -> No
         load_model(ModelConfig(name=str(tiny_llama), quantization="4bit"), LABELS, tokenizer, LoraConfig())
 
 
+@pytest.mark.slow  # minutes of CPU in CI; `make test-slow` runs it
 def test_train_decoder_with_lora_via_cli(tiny_llama: Path, tiny_overrides: list[str], tmp_path: Path) -> None:
     overrides = [o for o in tiny_overrides if not o.startswith("model.name=")]
     out = tmp_path / "run"

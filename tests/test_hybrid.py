@@ -169,6 +169,7 @@ def test_a_broken_hybrid_folder_is_one_clear_line(hybrid_run, test_csv, tmp_path
     assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
 
 
+@pytest.mark.slow  # minutes of CPU in CI; `make test-slow` runs it
 def test_cv_scores_the_hybrid_out_of_fold_with_repeats(tiny_overrides: list[str], tmp_path: Path):
     out = tmp_path / "cv"
     args = ["--folds", "2", "--repeats", "2", "-o", str(out), *tiny_overrides, "data.sample=200"]

@@ -51,6 +51,7 @@ def complete_checkpoints(run_dir: Path) -> list[str]:
     return done
 
 
+@pytest.mark.slow  # minutes of CPU in CI; `make test-slow` runs it
 def test_killed_run_resumes_from_its_checkpoint(tiny_model: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     first = ForkedCli(*train_args(tiny_model, run_dir), cwd=tmp_path)
