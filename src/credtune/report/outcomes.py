@@ -188,8 +188,11 @@ def build_multiclass(rep: Report, metrics: dict[str, Any], arrays: dict[str, Any
     if n is not None and classes:
         summary = (
             f"{n} {ROWS.get(metrics.get('kind', 'train'), 'rows')}, {len(classes)} "
-            f"{'ordered ' if metrics.get('ordered') else ''}classes: {order}. Accuracy, macro-F1, AUC, "
-            "QWK: higher is better; log loss, ECE, MAE (in grades): lower is better."
+            f"{'ordered ' if metrics.get('ordered') else ''}classes: {order}. Accuracy, macro-F1, AUC"
+            + (", QWK" if metrics.get("ordered") else "")
+            + ": higher is better; log loss, ECE"
+            + (", MAE (in grades)" if metrics.get("ordered") else "")
+            + ": lower is better."
         )
     kind_headline(rep, metrics, MULTICLASS_COLUMNS, summary)
     kind_cv_section(rep, metrics, MULTICLASS_COLUMNS)

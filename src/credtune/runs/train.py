@@ -200,6 +200,12 @@ def finish_run(
         "world_size": facts["world_size"],
         "test_predictions": predictions,
     }
+    if n_cut:  # the report's first line: how much of the notes the model never read
+        cut = recipe.serialize.notes_cut.replace("_", " and ")
+        metrics["note"] = (
+            f"Notes were cut to fit model.max_length={recipe.model.max_length} tokens in {n_cut:,} of "
+            f"{len(encoded):,} rows (each kept its {cut}); every structured field was read whole."
+        )
     card = model_card(spec, metrics, recipe)
     shipped = CreditScorer(scorer.model, tokenizer, spec, card=card, hybrid=evaluation.hybrid)
     replace_folder(run_dir / "model", shipped.save_pretrained)
