@@ -90,7 +90,7 @@ def evaluate_kind_run(
         names = list(prep.schema["label_names"])
         ordered = bool(prep.schema.get("ordered"))
         metrics = multiclass_block(y["test"], models, classes=names, ordered=ordered, **common)
-        arrays: dict[str, Any] = {"y": y["test"], "proba": models}
+        arrays: dict[str, Any] = {"y": y["test"], "proba": models, "proba_raw": raw}
     else:
         metrics = regression_block(y["test"], models, target=recipe.data.target, **common)
         arrays = {"y": y["test"], "pred": models}
