@@ -48,11 +48,12 @@ def _identity(method: str) -> dict[str, Any]:
     return {"method": "none"}
 
 
-def _check_method(method: Any) -> str:
-    if method not in METHODS:
+def check_method(method: Any, allowed: tuple[str, ...] = METHODS, kind: str = "") -> str:
+    """`method` if it is one of `allowed` (the binary, multiclass or value methods), else one line."""
+    if method not in allowed:
         raise ValueError(
-            f"unknown calibration method {method!r}{did_you_mean(str(method), METHODS)}; "
-            f"allowed: {', '.join(METHODS)}"
+            f"unknown {kind}calibration method {method!r}{did_you_mean(str(method), allowed)}; "
+            f"allowed: {', '.join(allowed)}"
         )
     return str(method)
 
@@ -63,7 +64,7 @@ def fit_calibrator(method: str, margin: Any, y: Any) -> dict[str, Any]:
     With a single class in ``y`` nothing can be learned, so the identity calibrator of that method is
     returned with a warning rather than failing a finished training run.
     """
-    method = _check_method(method)
+    method = check_method(method)
     z = _as_margin(margin)
     lab = _as_labels(y, z.shape[0])
     if method == "none":
@@ -128,7 +129,7 @@ def validate_calibrator(d: Any) -> dict[str, Any]:
         raise ValueError(f"calibrator must be a JSON object, got {type(d).__name__}")
     if "method" not in d:
         raise ValueError(f"calibrator has no 'method' (allowed: {', '.join(METHODS)})")
-    method = _check_method(d["method"])
+    method = check_method(d["method"])
     if method == "none":
         return {"method": "none"}
     if method == "temperature":

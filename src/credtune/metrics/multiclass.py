@@ -24,8 +24,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from credtune.errors import did_you_mean
-from credtune.metrics.calibration import number_field
+from credtune.metrics.calibration import check_method, number_field
 from credtune.metrics.core import LOG_LOSS_EPS, expected_calibration_error
 
 CLASS_METHODS = ("none", "temperature")
@@ -125,15 +124,6 @@ def confusion(y: Any, pred: Any, k: int) -> list[list[int]]:
     return [[int(c) for c in row] for row in confusion_matrix(lab, guess, labels=list(range(int(k))))]
 
 
-def _check_method(method: Any) -> str:
-    if method not in CLASS_METHODS:
-        raise ValueError(
-            f"unknown multiclass calibration method {method!r}{did_you_mean(str(method), CLASS_METHODS)}; "
-            f"allowed: {', '.join(CLASS_METHODS)}"
-        )
-    return str(method)
-
-
 def fit_class_calibrator(method: str, logits: Any, y: Any) -> dict[str, Any]:
     """Fit one temperature T on held-out logits by minimizing the NLL of softmax(logits / T).
 
@@ -141,7 +131,7 @@ def fit_class_calibrator(method: str, logits: Any, y: Any) -> dict[str, Any]:
     only fixes over- or under-confidence. With one class in ``y`` the fit is degenerate, so T = 1 is
     returned with a warning rather than failing a finished training run.
     """
-    method = _check_method(method)
+    method = check_method(method, CLASS_METHODS, "multiclass ")
     z = _as_matrix(logits, "logits")
     lab = _as_classes(y, z.shape[0], z.shape[1])
     if method == "none":
@@ -169,7 +159,7 @@ def validate_class_calibrator(d: Any) -> dict[str, Any]:
         raise ValueError(f"multiclass calibrator must be a JSON object, got {type(d).__name__}")
     if "method" not in d:
         raise ValueError(f"multiclass calibrator has no 'method' (allowed: {', '.join(CLASS_METHODS)})")
-    if _check_method(d["method"]) == "none":
+    if check_method(d["method"], CLASS_METHODS, "multiclass ") == "none":
         return {"method": "none"}
     t = number_field(d, "temperature")
     if t <= 0:

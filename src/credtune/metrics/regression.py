@@ -14,8 +14,7 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.isotonic import IsotonicRegression
 
-from credtune.errors import did_you_mean
-from credtune.metrics.calibration import number_field, number_list_field
+from credtune.metrics.calibration import check_method, number_field, number_list_field
 
 VALUE_METHODS = ("none", "linear", "isotonic")
 
@@ -61,15 +60,6 @@ def regression_metrics(y: Any, pred: Any) -> dict[str, float | int | None]:
     }
 
 
-def _check_method(method: Any) -> str:
-    if method not in VALUE_METHODS:
-        raise ValueError(
-            f"unknown value calibration method {method!r}{did_you_mean(str(method), VALUE_METHODS)}; "
-            f"allowed: {', '.join(VALUE_METHODS)}"
-        )
-    return str(method)
-
-
 def fit_value_calibrator(method: str, pred: Any, y: Any) -> dict[str, Any]:
     """Fit ``method`` on held-out predictions and targets and return its JSON-ready parameters.
 
@@ -77,7 +67,7 @@ def fit_value_calibrator(method: str, pred: Any, y: Any) -> dict[str, Any]:
     monotone distortion. A constant ``pred`` carries no slope, so linear then returns the identity
     with a warning rather than failing a finished training run.
     """
-    method = _check_method(method)
+    method = check_method(method, VALUE_METHODS, "value ")
     target, guess = check_value_inputs(y, pred)
     if method == "none":
         return {"method": "none"}
@@ -110,7 +100,7 @@ def validate_value_calibrator(d: Any) -> dict[str, Any]:
         raise ValueError(f"value calibrator must be a JSON object, got {type(d).__name__}")
     if "method" not in d:
         raise ValueError(f"value calibrator has no 'method' (allowed: {', '.join(VALUE_METHODS)})")
-    method = _check_method(d["method"])
+    method = check_method(d["method"], VALUE_METHODS, "value ")
     if method == "none":
         return {"method": "none"}
     if method == "linear":

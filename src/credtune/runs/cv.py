@@ -34,7 +34,7 @@ from ..metrics import (
 )
 from ..targets import calibration_method
 from . import RunResult, check_run_dir
-from .folds import CvInputs, fit_transformer, fold_recipe, prepare_inputs
+from .folds import CvInputs, fit_transformer, fold_recipe, fold_spread, prepare_inputs
 
 log = logging.getLogger(__name__)
 FOLD_KEYS = ("auc", "ks", "brier")
@@ -224,7 +224,7 @@ def summarize(
     pooled = assess(y, {**mean_oof, **blend_scores}, main=shipped)
     models = pooled["models"]
     for name in mean_oof:
-        models[name]["folds"] = _spread(name, per_fold)
+        models[name]["folds"] = fold_spread(name, per_fold, FOLD_KEYS)
     if "blend" in models:
         models["blend"].update(dict.fromkeys(RANK_ONLY))  # a rank average is not a probability
     per_seed = [
@@ -250,16 +250,6 @@ def summarize(
     if baselines:
         out["repeats"] = compare_repeats(y, oof, per_fold, shipped, baselines, out["folds"])
     return out
-
-
-def _spread(name: str, per_fold: list[dict]) -> dict[str, Any]:
-    spread = {}
-    for key in FOLD_KEYS:
-        values = [row[f"{name}_{key}"] for row in per_fold if row.get(f"{name}_{key}") is not None]
-        if values:
-            std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-            spread[key] = {"mean": float(np.mean(values)), "std": std, "values": values}
-    return spread
 
 
 def _blends(recipe: RecipeConfig, y: np.ndarray, mean_oof: dict[str, np.ndarray], fold_of: np.ndarray):

@@ -21,7 +21,7 @@ from ..evaluation_kinds import calibrated_outputs
 from ..files import write_json_atomic
 from ..targets import calibration_method
 from . import RunResult
-from .folds import CvInputs, fit_transformer, fold_recipe, fold_scale
+from .folds import CvInputs, fit_transformer, fold_recipe, fold_scale, fold_spread
 
 HEADLINE = {"multiclass": ("accuracy", "macro_f1", "auc", "log_loss"), "regression": ("rmse", "mae", "r2")}
 
@@ -122,7 +122,7 @@ def cross_validate_kind(
         **_block(task, y, pooled, inputs.prep),
     }
     for name in names:
-        metrics["models"][name]["folds"] = _spread(name, per_fold, HEADLINE[task])
+        metrics["models"][name]["folds"] = fold_spread(name, per_fold, HEADLINE[task])
     metrics.update(per_fold=per_fold, fields=inputs.prep.serializer.columns)
     metrics["wall_seconds"] = round(time.time() - started, 1)
     metrics["command"] = command or f"credtune.cross_validate({recipe.name!r}, folds={folds}, seeds={seeds})"
@@ -132,13 +132,3 @@ def cross_validate_kind(
     arrays = {"y": y, "proba" if task == "multiclass" else "pred": pooled}
     write_report(out_dir, metrics, arrays, title=f"credtune {folds}-fold cross-validation: {recipe.name}")
     return RunResult(out_dir, metrics)
-
-
-def _spread(name: str, per_fold: list[dict], keys: tuple[str, ...]) -> dict[str, Any]:
-    out = {}
-    for key in keys:
-        values = [row[f"{name}_{key}"] for row in per_fold if row.get(f"{name}_{key}") is not None]
-        if values:
-            std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-            out[key] = {"mean": float(np.mean(values)), "std": std, "values": values}
-    return out

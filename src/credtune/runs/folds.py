@@ -110,3 +110,14 @@ def fit_transformer(
 def fold_scale(inputs: CvInputs, fit_idx: np.ndarray) -> dict[str, float] | None:
     """A regression target's mean and spread on the fold's training rows (None for classes)."""
     return target_scale(inputs.y[fit_idx]) if inputs.prep.task == "regression" else None
+
+
+def fold_spread(name: str, per_fold: list[dict], keys: tuple[str, ...]) -> dict[str, Any]:
+    """Mean, standard deviation and values over the folds of each of `name`'s figures in `keys`."""
+    spread = {}
+    for key in keys:
+        values = [row[f"{name}_{key}"] for row in per_fold if row.get(f"{name}_{key}") is not None]
+        if values:
+            std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+            spread[key] = {"mean": float(np.mean(values)), "std": std, "values": values}
+    return spread
