@@ -139,6 +139,14 @@ def validate_calibrator(d: Any) -> dict[str, Any]:
         return {"method": "temperature", "temperature": t}
     if method == "platt":
         return {"method": "platt", "a": number_field(d, "a"), "b": number_field(d, "b")}
+    x, y = isotonic_points(d)
+    if min(y) < 0.0 or max(y) > 1.0:
+        raise ValueError("isotonic calibrator 'y' values must lie in [0, 1]")
+    return {"method": "isotonic", "x": x, "y": y}
+
+
+def isotonic_points(d: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """An isotonic map's thresholds: as many x as y, x ascending, y non-decreasing."""
     x, y = number_list_field(d, "x"), number_list_field(d, "y")
     if len(x) != len(y):
         raise ValueError(f"isotonic calibrator 'x' has {len(x)} points but 'y' has {len(y)}")
@@ -146,9 +154,7 @@ def validate_calibrator(d: Any) -> dict[str, Any]:
         raise ValueError("isotonic calibrator 'x' must be sorted ascending")
     if any(b < a for a, b in zip(y, y[1:])):
         raise ValueError("isotonic calibrator 'y' must be non-decreasing")
-    if min(y) < 0.0 or max(y) > 1.0:
-        raise ValueError("isotonic calibrator 'y' values must lie in [0, 1]")
-    return {"method": "isotonic", "x": x, "y": y}
+    return x, y
 
 
 def apply_calibrator(calibrator: dict[str, Any], margin: Any) -> np.ndarray:

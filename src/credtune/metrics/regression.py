@@ -14,7 +14,7 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.isotonic import IsotonicRegression
 
-from credtune.metrics.calibration import check_method, number_field, number_list_field
+from credtune.metrics.calibration import check_method, isotonic_points, number_field
 
 VALUE_METHODS = ("none", "linear", "isotonic")
 
@@ -109,13 +109,7 @@ def validate_value_calibrator(d: Any) -> dict[str, Any]:
             "slope": number_field(d, "slope"),
             "intercept": number_field(d, "intercept"),
         }
-    x, y = number_list_field(d, "x"), number_list_field(d, "y")
-    if len(x) != len(y):
-        raise ValueError(f"isotonic calibrator 'x' has {len(x)} points but 'y' has {len(y)}")
-    if any(b < a for a, b in zip(x, x[1:])):
-        raise ValueError("isotonic calibrator 'x' must be sorted ascending")
-    if any(b < a for a, b in zip(y, y[1:])):
-        raise ValueError("isotonic calibrator 'y' must be non-decreasing")
+    x, y = isotonic_points(d)
     return {"method": "isotonic", "x": x, "y": y}
 
 
