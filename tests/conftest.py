@@ -6,6 +6,8 @@ Everything runs offline: the tokenizer is trained on the fly with `tokenizers`, 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -103,12 +105,34 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 600) -> subproce
     )
 
 
-@pytest.fixture(scope="session")
-def trained_run(tmp_path_factory: pytest.TempPathFactory, tiny_overrides: list[str]) -> Path:
-    """One German credit run on the tiny model, trained once per session through the Python API
-    and shared by the scoring, explain, export and evaluation tests (read-only: copy before changing)."""
-    from credtune import load_recipe, train
+def cli(*args: str) -> subprocess.CompletedProcess:
+    """The same command line run in this process: parsing, dispatch, messages and exit code as in
+    `run_cli`, without a new interpreter importing torch and transformers (~10 s a call)."""
+    from transformers.utils import logging as hf_logging
 
-    run_dir = tmp_path_factory.mktemp("runs") / "german"
-    train(load_recipe(RECIPES / "german_credit.yaml", tiny_overrides), run_dir)
-    return run_dir
+    from credtune.cli import main
+
+    hf_logging.disable_progress_bar()  # as the CLI's environment does before transformers is imported
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse refusals
+            code = exc.code if isinstance(exc.code, int) else 1
+    return subprocess.CompletedProcess(["credtune", *args], code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="session")
+def cli_run(tmp_path_factory: pytest.TempPathFactory, tiny_overrides: list[str]) -> tuple:
+    """One German credit run (the shipped recipe: hybrid, distillation) on the tiny model, trained
+    once per session by the real command line in a subprocess, and its output; shared by the
+    training, scoring, explain, hybrid and evaluation tests (read-only: copy before changing)."""
+    out = tmp_path_factory.mktemp("runs") / "german"
+    result = run_cli("train", str(RECIPES / "german_credit.yaml"), *tiny_overrides, "-o", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result
+
+
+@pytest.fixture(scope="session")
+def trained_run(cli_run: tuple) -> Path:
+    return cli_run[0]

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_cli
+from conftest import cli, run_cli
 from credtune.errors import ConfigError, ModelError
 from credtune.hybrid import cross_fitted, fit_stacker
 from credtune.scoring import CreditScorer
@@ -22,10 +22,9 @@ PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".bin", ".pt", ".pth", ".npy")
 
 
 @pytest.fixture(scope="module")
-def hybrid_run(tmp_path_factory: pytest.TempPathFactory, tiny_overrides: list[str]) -> Path:
-    out = tmp_path_factory.mktemp("hybrid") / "german"
-    result = run_cli("train", "german_credit", *tiny_overrides, *HYBRID, "-o", str(out))
-    assert result.returncode == 0, result.stderr[-3000:]
+def hybrid_run(cli_run: tuple) -> Path:
+    """The session's run of the shipped German recipe, whose model is the hybrid of HYBRID."""
+    out, result = cli_run
     assert "hybrid" in result.stdout
     return out
 
@@ -91,7 +90,7 @@ def test_explain_occludes_a_field_for_every_component(hybrid_run: Path, test_csv
 
 
 def test_evaluate_reports_the_shipped_hybrid(hybrid_run: Path, test_csv: Path, tmp_path: Path):
-    result = run_cli("evaluate", str(hybrid_run), str(test_csv), "--report", str(tmp_path / "r"))
+    result = cli("evaluate", str(hybrid_run), str(test_csv), "--report", str(tmp_path / "r"))
     assert result.returncode == 0, result.stderr[-3000:]
     evaluated = json.loads((tmp_path / "r" / "metrics.json").read_text())
     trained = json.loads((hybrid_run / "metrics.json").read_text())
@@ -164,7 +163,7 @@ def test_a_broken_hybrid_folder_is_one_clear_line(hybrid_run, test_csv, tmp_path
     with pytest.raises(ModelError, match=message):
         CreditScorer.from_pretrained(model)
     out = tmp_path / "scores.parquet"
-    result = run_cli("score", str(model), str(test_csv), "-o", str(out))
+    result = cli("score", str(model), str(test_csv), "-o", str(out))
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
 
@@ -220,7 +219,7 @@ def test_a_component_that_cannot_be_fitted_stops_before_training(tiny_overrides:
         "baselines: [scorecard]\nmodel: {hybrid: [scorecard]}\n"
     )
     out = tmp_path / "out"
-    result = run_cli("train", str(recipe), *tiny_overrides, "-o", str(out))
+    result = cli("train", str(recipe), *tiny_overrides, "-o", str(out))
     assert result.returncode == 2, result.stderr[-2000:]
     assert "scorecard: no usable column" in result.stderr and "Traceback" not in result.stderr
     assert not (out / "metrics.json").exists() and not (out / "model").exists()

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from transformers import AutoModelForSequenceClassification
 
-from conftest import run_cli
+from conftest import cli, run_cli
 from credtune import CreditScorer
 from credtune.errors import ModelError
 
@@ -97,12 +97,12 @@ def test_score_and_explain_files(kind_run):
     task, folder, _ = kind_run
     _applicants(20, seed=1).drop(columns=["grade", "rate"]).to_csv(folder / "new.csv", index=False)
     model = str(folder / "run" / "model")
-    scored = run_cli("score", model, str(folder / "new.csv"), "-o", str(folder / "scores.csv"))
+    scored = cli("score", model, str(folder / "new.csv"), "-o", str(folder / "scores.csv"))
     assert scored.returncode == 0, scored.stderr[-2000:]
     scores = pd.read_csv(folder / "scores.csv")
     extra = [f"p_{c}" for c in CLASSES] if task == "multiclass" else []
     assert list(scores.columns) == ["row", "predicted", *extra] and len(scores) == 20
-    explained = run_cli("explain", model, str(folder / "new.csv"), "-o", str(folder / "why.csv"), "-k", "2")
+    explained = cli("explain", model, str(folder / "new.csv"), "-o", str(folder / "why.csv"), "-k", "2")
     assert explained.returncode == 0, explained.stderr[-2000:]
     why = pd.read_csv(folder / "why.csv")
     assert "predicted" in why.columns and "pd" not in why.columns
@@ -115,22 +115,20 @@ def test_evaluate_a_labelled_file_and_refuse_unknown_targets(kind_run):
     labelled = _applicants(60, seed=2)
     labelled.to_csv(folder / "labelled.csv", index=False)
     model = str(folder / "run" / "model")
-    out = run_cli("evaluate", model, str(folder / "labelled.csv"), "--report", str(folder / "eval"))
+    out = cli("evaluate", model, str(folder / "labelled.csv"), "--report", str(folder / "eval"))
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads((folder / "eval" / "metrics.json").read_text())["task"] == task
     column = "grade" if task == "multiclass" else "rate"
     labelled[column] = labelled[column].astype(object)
     labelled.loc[0, column] = "unheard-of"
     labelled.to_csv(folder / "bad.csv", index=False)
-    bad = run_cli("evaluate", model, str(folder / "bad.csv"), "--report", str(folder / "eval2"))
+    bad = cli("evaluate", model, str(folder / "bad.csv"), "--report", str(folder / "eval2"))
     assert bad.returncode != 0 and "unheard-of" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_cv_puts_every_model_on_the_same_folds(kind_run, tiny_overrides):
     task, folder, _ = kind_run
-    out = run_cli(
-        "cv", str(folder / "recipe.yaml"), *tiny_overrides, "--folds", "3", "-o", str(folder / "cv")
-    )
+    out = cli("cv", str(folder / "recipe.yaml"), *tiny_overrides, "--folds", "3", "-o", str(folder / "cv"))
     assert out.returncode == 0, out.stderr[-3000:]
     cv = json.loads((folder / "cv" / "cv.json").read_text())
     assert cv["task"] == task and cv["n"] == 240 and len(cv["per_fold"]) == 3

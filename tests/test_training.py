@@ -3,22 +3,13 @@
 import json
 
 import numpy as np
-import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
-from conftest import RECIPES, run_cli
+from conftest import RECIPES, cli, run_cli
 from credtune.contract import load_spec
 
 METRIC_KEYS = {"auc", "pr_auc", "ks", "gini", "brier", "log_loss", "n", "positive_rate"}
-
-
-@pytest.fixture(scope="module")
-def cli_run(tmp_path_factory, tiny_overrides):
-    out = tmp_path_factory.mktemp("cli") / "run"
-    result = run_cli("train", str(RECIPES / "german_credit.yaml"), *tiny_overrides, "-o", str(out))
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out, result
 
 
 def test_run_folder_is_complete(cli_run):
@@ -71,7 +62,7 @@ def test_existing_run_is_not_overwritten(cli_run, tiny_overrides):
 
 
 def test_preview_shows_tokens_and_hides_target(tiny_overrides):
-    result = run_cli("preview", "german_credit", *tiny_overrides, "-n", "2")
+    result = cli("preview", "german_credit", *tiny_overrides, "-n", "2")
     assert result.returncode == 0, result.stderr
     assert "tokens/row" in result.stdout and "never serialized: target 'creditability'" in result.stdout
     rows = [line for line in result.stdout.splitlines() if line.startswith("checking:")]
@@ -79,6 +70,6 @@ def test_preview_shows_tokens_and_hides_target(tiny_overrides):
 
 
 def test_validate_all_shipped_recipes():
-    result = run_cli("validate", *[str(p) for p in sorted(RECIPES.glob("*.yaml"))])
+    result = cli("validate", *[str(p) for p in sorted(RECIPES.glob("*.yaml"))])
     assert result.returncode == 0, result.stderr
     assert result.stdout.count(": ok (") == len(list(RECIPES.glob("*.yaml")))

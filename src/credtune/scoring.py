@@ -108,6 +108,9 @@ class CreditScorer(
         spec = load_spec(folder)
         check_model_folder(folder, allow_pickle)
         check_labels(folder, spec.label_names)
+        hybrid = (
+            load_hybrid(folder, spec.hybrid) if spec.hybrid else None
+        )  # a damaged one fails before the weights load
         try:
             tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
             model = AutoModelForSequenceClassification.from_pretrained(
@@ -121,7 +124,6 @@ class CreditScorer(
                 f"{folder}: expected {want} output(s) ({spec.task}), found {model.config.num_labels}"
             )
         card = load_card(folder) if (folder / "README.md").is_file() else None
-        hybrid = load_hybrid(folder, spec.hybrid) if spec.hybrid else None
         tokenizer = ensure_pad_token(tokenizer)
         return cls(model, tokenizer, spec, device=device, batch_size=batch_size, card=card, hybrid=hybrid)
 

@@ -22,7 +22,8 @@ MODELS = ("hybrid", "transformer", "logistic", "scorecard", "lightgbm", "blend",
 @pytest.fixture(scope="module")
 def cv_dir(tmp_path_factory: pytest.TempPathFactory, tiny_overrides: list[str]) -> Path:
     out = tmp_path_factory.mktemp("cv") / "german-cv"
-    args = ["--folds", "2", "-o", str(out), *tiny_overrides, "train.max_steps=4", "data.sample=200"]
+    args = ["--folds", "2", "-o", str(out), *tiny_overrides, "train.max_steps=4", "data.sample=200",
+            "distill.folds=2", "distill.synthetic=1"]  # fmt: skip
     result = run_cli("cv", str(RECIPES / "german_credit.yaml"), *args, "model.blend=lightgbm")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "out-of-fold" in result.stdout

@@ -26,6 +26,7 @@ from ..training import (
     encode,
     gather_full_model,
     last_complete_checkpoint,
+    predict_logits,
     prepare_frozen,
     report_cuts,
     token_stats,
@@ -89,6 +90,10 @@ def train(
         log.info("--resume: continuing from %s", checkpoint)
     trainer.train(resume_from_checkpoint=checkpoint)
     train_seconds = time.time() - started
+    # The training rows' outputs feed only the stability check and the report's score histogram;
+    # with the frozen layers cached, they come from the cached states (the same model) instead of a
+    # second encoder pass over every training row. Valid and test are scored from the saved model.
+    cached = {"train": predict_logits(trainer, fit_split["train"])} if cache is not None else {}
     # accelerate runs forward under bf16 autocast by patching `model.forward`; drop that wrapper so
     # the metrics are computed in fp32, as `CreditScorer` scores the saved folder
     model_to_save = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
@@ -98,7 +103,7 @@ def train(
         rows = {name: int(len(idx)) for name, idx in prep.splits.items()}
         facts = {"rows": rows, "world_size": state.num_processes, "seconds": round(train_seconds, 1)}
         metrics = finish_run(
-            recipe, prep, split, model_to_save, tokenizer, run_dir, facts, n_cut, encoded, components
+            recipe, prep, split, model_to_save, tokenizer, run_dir, facts, n_cut, encoded, components, cached
         )
     else:
         metrics = {}
@@ -129,10 +134,17 @@ def test_predictions(prep: Any, margin: Any, pds: dict[str, Any]) -> dict[str, A
     return out
 
 
-def _evaluate_binary(recipe: RecipeConfig, prep: Any, split: dict, scorer: Any, components: dict) -> tuple:
+def _evaluate_binary(
+    recipe: RecipeConfig, prep: Any, split: dict, scorer: Any, components: dict, cached: dict
+) -> tuple:
     from ..evaluation import evaluate_run
 
-    margins = {name: scorer.margins_for_texts(list(ds["text"])) for name, ds in split.items()}
+    margins = {
+        name: cached[name][:, 1] - cached[name][:, 0]
+        if name in cached
+        else scorer.margins_for_texts(list(ds["text"]))
+        for name, ds in split.items()
+    }
     evaluation = evaluate_run(recipe, prep, margins, components)
     return evaluation, test_predictions(prep, margins["test"], evaluation.arrays["pd"])
 
@@ -148,13 +160,15 @@ def finish_run(
     n_cut: int,
     encoded: Any,
     components: dict[str, Any],
+    cached: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate the model as it is shipped, then write model/, recipe.yaml, the report and, last,
     metrics.json.
 
     The margins behind every figure come from the saved model run by `CreditScorer` (fp32, LoRA
     merged), not from the Trainer, whose evaluation runs under bf16 autocast where the hardware
-    has it: so `credtune score` on the test rows reproduces metrics.json's PDs."""
+    has it: so `credtune score` on the test rows reproduces metrics.json's PDs. `cached` holds
+    head outputs already computed for a split (the training rows, from cached frozen layers)."""
     import transformers
 
     from ..evaluation_kinds import evaluate_kind_run, kind_predictions, stability_rows
@@ -163,6 +177,7 @@ def finish_run(
     from ..report import write_report
     from ..scoring import CreditScorer
 
+    cached = cached or {}
     spec = ModelSpec(
         schema=prep.schema,
         serializer=prep.serializer.to_dict(),
@@ -182,13 +197,14 @@ def finish_run(
     )
     scorer = CreditScorer(merged(model), tokenizer, spec)
     if prep.task == "binary":
-        evaluation, predictions = _evaluate_binary(recipe, prep, split, scorer, components)
+        evaluation, predictions = _evaluate_binary(recipe, prep, split, scorer, components, cached)
         spec.threshold = evaluation.metrics["decision"]["threshold"]  # for the shipped model
         spec.blend = evaluation.blend
     else:
         sample = stability_rows(len(split["train"]), recipe.seed)  # the training rows' outputs only feed PSI
         texts = {**{n: ds["text"] for n, ds in split.items()}, "train": split["train"].select(sample)["text"]}
-        logits = {name: scorer.logits_for_texts(list(t)) for name, t in texts.items()}
+        logits = {name: scorer.logits_for_texts(list(t)) for name, t in texts.items() if name not in cached}
+        logits.update({name: cached[name][sample] for name in cached})
         evaluation = evaluate_kind_run(recipe, prep, logits, components, sample)
         predictions = kind_predictions(prep, evaluation.arrays.get("proba") or evaluation.arrays["pred"])
     spec.calibration = evaluation.calibrator
