@@ -49,12 +49,7 @@ def test_cached_top_matches_the_full_model(setup) -> None:
     model, before, cache, trainer, parts = _trained(setup)
     assert isinstance(cache, FrozenCache) and len(cache.states) == len(setup[3])
     cached = predict_margin(trainer, parts["test"])  # batches carry the cached states
-    tokenizer = setup[2]
-    model.eval()
-    with torch.inference_mode():
-        batch = tokenizer(list(parts["test"]["text"]), return_tensors="pt", padding=True)
-        logits = model(**batch).logits.double().numpy()  # the full model, embeddings up
-    np.testing.assert_allclose(cached, logits[:, 1] - logits[:, 0], atol=1e-4)
+    np.testing.assert_allclose(cached, _full_margin(model, setup[2], parts["test"]), atol=1e-4)
     after = dict(model.named_parameters())
     for name, old in before.items():
         moved = not torch.equal(old, after[name].detach())
@@ -63,6 +58,23 @@ def test_cached_top_matches_the_full_model(setup) -> None:
     assert not any(
         m.p for n, m in model.named_modules() if isinstance(m, torch.nn.Dropout) and ".layer.0." in n
     )
+
+
+def _full_margin(model, tokenizer, ds) -> np.ndarray:
+    model.eval()
+    with torch.inference_mode():
+        batch = tokenizer(list(ds["text"]), return_tensors="pt", padding=True)
+        logits = model(**batch).logits.double().numpy()  # the full model, embeddings up
+    return logits[:, 1] - logits[:, 0]
+
+
+def test_head_only_keeps_the_first_position_and_matches_the_full_model(setup) -> None:
+    recipe, *rest = setup
+    head_only = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, train_layers=0))
+    model, _, cache, trainer, parts = _trained((head_only, *rest))
+    assert cache.first_only and {tuple(s.shape) for s in cache.states} == {(1, model.config.hidden_size)}
+    cached = predict_margin(trainer, parts["test"])  # one position a row, as the head reads it
+    np.testing.assert_allclose(cached, _full_margin(model, setup[2], parts["test"]), atol=1e-4)
 
 
 def test_lora_adapts_only_the_layers_above(setup) -> None:

@@ -1,5 +1,6 @@
 import sys
 
+import numpy as np
 import pytest
 
 from credtune.serialize import FieldSpec, Serializer, mask_pii
@@ -87,6 +88,34 @@ def test_values_map_and_bands():
     )
     assert s({"amount": 5951, "c": "... < 0 DM"}) == "amount: 5951 (very high); c: < 0 DM"
     assert s({"amount": 500, "c": None}) == "amount: 500 (very low); c: unknown"
+
+
+@pytest.mark.parametrize(
+    "amount, text",
+    [
+        (50, "amount: 50 (up to 100, quantile 0-10%)"),
+        (100, "amount: 100 (up to 100, quantile 0-10%)"),
+        (450.5, "amount: 450.5 (between 400 and 500, quantile 40-50%)"),
+        (950, "amount: 950 (above 900, quantile 90-100%)"),
+        (None, "amount: unknown"),
+    ],
+)
+def test_quantile_text_in_tabstar_form(amount, text):
+    deciles = [100.0 * k for k in range(1, 10)]
+    s = Serializer([FieldSpec("amount", "numeric", "amount", bands=deciles)], numbers="quantiles")
+    assert s({"amount": amount}) == text
+
+
+def test_quantiles_cut_numbers_at_the_training_rows_deciles():
+    from conftest import RECIPES
+    from credtune import data, load_recipe
+
+    prep = data.prepare(load_recipe(RECIPES / "german_credit.yaml", ["serialize.numbers=quantiles"]))
+    bands = {c["name"]: c.get("bands") for c in prep.schema["columns"]}
+    amounts = np.asarray(prep.split("train")["credit_amount"], dtype=float)
+    np.testing.assert_allclose(bands["credit_amount"], np.quantile(amounts, np.arange(1, 10) / 10))
+    assert bands["number_of_existing_credits_at_this_bank"] is None  # few values: the number says it all
+    assert "quantile" in prep.serializer(prep.split("test")[0])
 
 
 class WordTokenizer:

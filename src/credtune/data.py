@@ -135,7 +135,7 @@ def build_schema(
         if name in parses:
             column["parse"] = parses[name]
         if kind == "numeric":
-            column["bands"] = _bands(arrow.take(fit))
+            column["bands"] = _bands(arrow.take(fit), 10 if scfg.numbers == "quantiles" else 5)
         elif kind == "categorical":
             counts = pc.value_counts(arrow.take(fit).cast(pa.string())).to_pylist()
             column["categories"] = sorted(c["values"] for c in counts if c["values"] is not None)[:200]
@@ -240,7 +240,8 @@ def _warn_mixed(name: str, column: pa.ChunkedArray) -> None:
     )
 
 
-def _bands(column: pa.ChunkedArray) -> list[float] | None:
+def _bands(column: pa.ChunkedArray, parts: int) -> list[float] | None:
+    """The cuts between `parts` equal-count bands of a number column (None for few distinct values)."""
     try:
         values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -251,7 +252,7 @@ def _bands(column: pa.ChunkedArray) -> list[float] | None:
     values = values[np.isfinite(values)]
     if np.unique(values).size <= MIN_DISTINCT_FOR_BANDS:
         return None  # a count like "dependents: 1" says all a band would, in fewer tokens
-    return [float(q) for q in np.quantile(values, [0.2, 0.4, 0.6, 0.8])]
+    return [float(q) for q in np.quantile(values, np.arange(1, parts) / parts)]
 
 
 def _label_names(table: datasets.Dataset, cfg: DataConfig) -> list[str]:

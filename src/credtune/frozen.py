@@ -7,7 +7,9 @@ every fold and every repeat of a cv: `FrozenCache` computes them once, and train
 top layers on them (the model's own code does the rest: attention mask, pooler, head, loss). The
 trained weights live in the one model as usual, so the saved folder is a plain sequence
 classifier. Encoders whose layers sit in `encoder.layer` (BERT, RoBERTa, XLM-R, ELECTRA) are
-cached; other architectures are frozen and run in full.
+cached; other architectures are frozen and run in full. These encoders classify from the first
+position's state, so with every layer frozen (`train_layers: 0`) only that position is kept and
+batches shrink to one position: ~1.5 KB a row instead of every token's states, and no padding.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .errors import ConfigError
 
 log = logging.getLogger(__name__)
 STATES_KEY = "frozen_states"
+TOKEN_KEYS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def backbone(model: Any) -> Any:
@@ -121,14 +124,17 @@ def run_top(model: Any, n: int, states: torch.Tensor) -> Iterator[None]:
 class FrozenCache:
     """Each row's hidden states after the bottom `n` layers, without padding, by row position."""
 
-    def __init__(self, states: list[torch.Tensor], n: int, left_padded: bool = False):
-        self.states, self.n, self.left_padded = states, n, left_padded
+    def __init__(
+        self, states: list[torch.Tensor], n: int, left_padded: bool = False, first_only: bool = False
+    ):
+        self.states, self.n, self.left_padded, self.first_only = states, n, left_padded, first_only
 
     @classmethod
     @torch.no_grad()
     def build(cls, model: Any, encoded: Any, n: int, pad_id: int, batch_size: int = 64) -> FrozenCache:
         """Run the frozen bottom once over every row of `encoded` (sorted by length, so batches
-        carry little padding)."""
+        carry little padding); with no layer left to train, keep only the first position."""
+        first_only = n == num_layers(model)
         base = backbone(model)
         holder, attr = _layers(base)
         layers = getattr(holder, attr)
@@ -167,16 +173,16 @@ class FrozenCache:
                     .cpu()
                 )
                 for i, row in enumerate(rows):
-                    states[int(row)] = out[i, : lengths[row]].clone()
+                    states[int(row)] = out[i, : 1 if first_only else lengths[row]].clone()
         finally:
             setattr(holder, attr, layers)
             base.train(was_training)
-        return cls(states, n)  # type: ignore[arg-type]
+        return cls(states, n, first_only=first_only)  # type: ignore[arg-type]
 
     def extended(self, model: Any, encoded: Any, pad_id: int) -> FrozenCache:
         """A cache with `encoded`'s rows after these (their `table_row` continues from here)."""
         more = FrozenCache.build(model, encoded, self.n, pad_id)
-        return FrozenCache(self.states + more.states, self.n, self.left_padded)
+        return FrozenCache(self.states + more.states, self.n, self.left_padded, self.first_only)
 
     def batch(self, rows: list[int], width: int) -> torch.Tensor:
         """The rows' states padded to `width` positions, as the collator padded their tokens."""
@@ -200,6 +206,10 @@ class CachedCollator:
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
         rows = [int(f["table_row"]) for f in features]
-        batch = self.pad([{k: v for k, v in f.items() if k not in ("table_row", "length")} for f in features])
+        keep = 1 if self.cache.first_only else None  # the first position is all the head reads
+        batch = self.pad(
+            [{k: v[:keep] if k in TOKEN_KEYS else v for k, v in f.items() if k not in ("table_row", "length")}
+             for f in features]
+        )  # fmt: skip
         batch[STATES_KEY] = self.cache.batch(rows, batch["input_ids"].shape[1])
         return batch

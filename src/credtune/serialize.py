@@ -22,6 +22,7 @@ TEMPLATES: dict[str, tuple[str, str, str, str]] = {
     "text": ("The ", " is ", ".", " "),
 }
 BAND_WORDS = ("very low", "low", "typical", "high", "very high")
+NUMBERS = ("plain", "banded", "quantiles")  # quantiles: TabSTAR's "(between A and B, quantile 30-40%)"
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"\S+")
 NOTES_CUTS = ("head", "head_tail")
@@ -71,6 +72,8 @@ class Serializer:
     notes_cut: str = "head"  # a note over the token budget keeps its start, or its start and end
 
     def __post_init__(self) -> None:
+        if self.numbers not in NUMBERS:
+            raise ValueError(f"unknown numbers '{self.numbers}'; choose one of {', '.join(NUMBERS)}")
         if self.notes_cut not in NOTES_CUTS:
             raise ValueError(f"unknown notes_cut '{self.notes_cut}'; choose one of {', '.join(NOTES_CUTS)}")
         if self.template not in TEMPLATES:
@@ -135,14 +138,28 @@ class Serializer:
             return _WS.sub(" ", str(value)).strip()  # mixed-type cell: keep what the user wrote
         if not math.isfinite(number):
             return self.missing
-        if number.is_integer() or abs(number) >= 1000:
-            text = str(int(round(number)))
-        else:
-            text = f"{number:.{self.precision}f}".rstrip("0").rstrip(".")
-            text = "0" if text in ("-0", "") else text
+        text = self._digits(number)
         if self.numbers == "banded" and spec.bands:
             text += f" ({BAND_WORDS[_band(number, spec.bands)]})"
+        elif self.numbers == "quantiles" and spec.bands:
+            text += f" ({self._quantile(number, spec.bands)})"
         return text
+
+    def _digits(self, number: float) -> str:
+        if number.is_integer() or abs(number) >= 1000:
+            return str(int(round(number)))
+        text = f"{number:.{self.precision}f}".rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "") else text
+
+    def _quantile(self, number: float, cuts: Sequence[float]) -> str:
+        """Where a number sits among the training rows' deciles, in TabSTAR's words."""
+        i, step = sum(number > c for c in cuts), 100 // (len(cuts) + 1)
+        share = f"quantile {i * step}-{(i + 1) * step if i < len(cuts) else 100}%"
+        if i == 0:
+            return f"up to {self._digits(cuts[0])}, {share}"
+        if i == len(cuts):
+            return f"above {self._digits(cuts[-1])}, {share}"
+        return f"between {self._digits(cuts[i - 1])} and {self._digits(cuts[i])}, {share}"
 
     def parts(self, record: Mapping[str, Any], limit: int | None = None) -> list[tuple[FieldSpec, str]]:
         return [(spec, self.format_value(spec, record.get(spec.name), limit)) for spec in self.fields]

@@ -90,10 +90,11 @@ def train(
         log.info("--resume: continuing from %s", checkpoint)
     trainer.train(resume_from_checkpoint=checkpoint)
     train_seconds = time.time() - started
-    # The training rows' outputs feed only the stability check and the report's score histogram;
-    # with the frozen layers cached, they come from the cached states (the same model) instead of a
-    # second encoder pass over every training row. Valid and test are scored from the saved model.
-    cached = {"train": predict_logits(trainer, fit_split["train"])} if cache is not None else {}
+    # With the frozen layers cached, the training and validation rows' outputs (stability check,
+    # calibration, threshold, stack weights) come from the cached states, the same model, instead of
+    # a second encoder pass. The test rows are scored from the saved model, as `credtune score` will.
+    reuse = ("train", "valid") if cache is not None else ()
+    cached = {name: predict_logits(trainer, fit_split[name]) for name in reuse}
     # accelerate runs forward under bf16 autocast by patching `model.forward`; drop that wrapper so
     # the metrics are computed in fp32, as `CreditScorer` scores the saved folder
     model_to_save = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
@@ -168,7 +169,7 @@ def finish_run(
     The margins behind every figure come from the saved model run by `CreditScorer` (fp32, LoRA
     merged), not from the Trainer, whose evaluation runs under bf16 autocast where the hardware
     has it: so `credtune score` on the test rows reproduces metrics.json's PDs. `cached` holds
-    head outputs already computed for a split (the training rows, from cached frozen layers)."""
+    head outputs already computed for other splits (from cached frozen layers)."""
     import transformers
 
     from ..evaluation_kinds import evaluate_kind_run, kind_predictions, stability_rows
@@ -203,8 +204,8 @@ def finish_run(
     else:
         sample = stability_rows(len(split["train"]), recipe.seed)  # the training rows' outputs only feed PSI
         texts = {**{n: ds["text"] for n, ds in split.items()}, "train": split["train"].select(sample)["text"]}
-        logits = {name: scorer.logits_for_texts(list(t)) for name, t in texts.items() if name not in cached}
-        logits.update({name: cached[name][sample] for name in cached})
+        known = {**cached, "train": cached["train"][sample]} if cached else {}
+        logits = {n: known[n] if n in known else scorer.logits_for_texts(list(t)) for n, t in texts.items()}
         evaluation = evaluate_kind_run(recipe, prep, logits, components, sample)
         predictions = kind_predictions(prep, evaluation.arrays.get("proba") or evaluation.arrays["pred"])
     spec.calibration = evaluation.calibrator
