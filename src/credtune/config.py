@@ -68,9 +68,7 @@ class SerializeConfig:
     note_label: str = "notes"
     mask_pii: bool = False
     include_protected: bool = False
-    numbers: str = (
-        "plain"  # banded: "5951 (very high)"; quantiles: "5951 (between 4720 and 7882, quantile 80-90%)"
-    )
+    numbers: str = "plain"  # banded: "5951 (very high)"; quantiles: TabSTAR's decile text
     notes_cut: str = "head"  # head_tail: a note over the budget keeps its start and its end
 
 
