@@ -108,9 +108,8 @@ class CreditScorer(
         spec = load_spec(folder)
         check_model_folder(folder, allow_pickle)
         check_labels(folder, spec.label_names)
-        hybrid = (
-            load_hybrid(folder, spec.hybrid) if spec.hybrid else None
-        )  # a damaged one fails before the weights load
+        # a damaged hybrid fails here, before the weights load
+        hybrid = load_hybrid(folder, spec.hybrid) if spec.hybrid else None
         try:
             tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
             model = AutoModelForSequenceClassification.from_pretrained(

@@ -166,10 +166,11 @@ def finish_run(
     """Evaluate the model as it is shipped, then write model/, recipe.yaml, the report and, last,
     metrics.json.
 
-    The margins behind every figure come from the saved model run by `CreditScorer` (fp32, LoRA
-    merged), not from the Trainer, whose evaluation runs under bf16 autocast where the hardware
-    has it: so `credtune score` on the test rows reproduces metrics.json's PDs. `cached` holds
-    head outputs already computed for other splits (from cached frozen layers)."""
+    The test margins come from the saved model run by `CreditScorer` (fp32, LoRA merged), not
+    from the Trainer, whose evaluation runs under bf16 autocast where the hardware has it: so
+    `credtune score` on the test rows reproduces metrics.json's PDs. `cached` holds head outputs
+    already computed for other splits (train and valid, from cached frozen layers); splits not in
+    it are scored by `CreditScorer` too."""
     import transformers
 
     from ..evaluation_kinds import evaluate_kind_run, kind_predictions, stability_rows
