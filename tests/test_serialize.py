@@ -91,19 +91,24 @@ def test_values_map_and_bands():
 
 
 @pytest.mark.parametrize(
-    "amount, text",
+    "numbers, amount, text",
     [
-        (50, "amount: 50 (up to 100, quantile 0-10%)"),
-        (100, "amount: 100 (up to 100, quantile 0-10%)"),
-        (450.5, "amount: 450.5 (between 400 and 500, quantile 40-50%)"),
-        (950, "amount: 950 (above 900, quantile 90-100%)"),
-        (None, "amount: unknown"),
+        ("quantiles", 50, "amount: 50 (up to 100, quantile 0-10%)"),
+        ("quantiles", 100, "amount: 100 (up to 100, quantile 0-10%)"),
+        ("quantiles", 450.5, "amount: 450.5 (between 400 and 500, quantile 40-50%)"),
+        ("quantiles", 950, "amount: 950 (above 900, quantile 90-100%)"),
+        ("quantiles", None, "amount: unknown"),
+        ("magnitude", 50, "amount: 50 [m0]"),
+        ("magnitude", 450.5, "amount: 450.5 [m4]"),
+        ("magnitude", 950, "amount: 950 [m9]"),
+        ("magnitude", None, "amount: unknown"),
     ],
 )
-def test_quantile_text_in_tabstar_form(amount, text):
+def test_deciles_as_tabstar_text_or_magnitude_tokens(numbers, amount, text):
     deciles = [100.0 * k for k in range(1, 10)]
-    s = Serializer([FieldSpec("amount", "numeric", "amount", bands=deciles)], numbers="quantiles")
+    s = Serializer([FieldSpec("amount", "numeric", "amount", bands=deciles)], numbers=numbers)
     assert s({"amount": amount}) == text
+    assert len(s.added_tokens) == (10 if numbers == "magnitude" else 0)  # the tokenizer must learn these
 
 
 def test_quantiles_cut_numbers_at_the_training_rows_deciles():

@@ -54,6 +54,32 @@ def test_no_target_or_machine_path_in_serialized_text_or_model(cli_run):
             assert str(out.parent) not in path.read_text(), path.name
 
 
+def test_magnitude_tokens_are_learned_saved_and_scored(tiny_overrides, tmp_path):
+    """`serialize.numbers: magnitude`: each decile token is one token, its embedding row starts on
+    the low-high line, and the saved folder (larger embedding) loads plainly and reproduces its PDs."""
+    from credtune import CreditScorer, data, load_recipe
+
+    out = tmp_path / "run"
+    overrides = ["serialize.numbers=magnitude", "distill=null", "model.hybrid=[]", "baselines=[logistic]"]
+    result = cli("train", "german_credit", *tiny_overrides, *overrides, "-o", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    tokenizer = AutoTokenizer.from_pretrained(out / "model")
+    assert tokenizer.tokenize("amount: 900 [m7]")[-1] == "[m7]"
+    model = AutoModelForSequenceClassification.from_pretrained(out / "model")
+    weight = model.get_input_embeddings().weight.detach()
+    assert weight.shape[0] == len(tokenizer)
+    low, high, m0, m9 = (
+        weight[tokenizer.encode(w, add_special_tokens=False)].mean(0) for w in ("low", "high", "[m0]", "[m9]")
+    )
+    assert torch.allclose(m0, low) and torch.allclose(m9, high)  # head-only training leaves them as set
+    prep = data.prepare(load_recipe(out / "recipe.yaml"))
+    rows = prep.split("test").remove_columns("labels").to_pandas()
+    scorer = CreditScorer.from_pretrained(out / "model")
+    assert "[m" in scorer.texts(scorer.records(rows))[0]
+    stored = json.loads((out / "metrics.json").read_text())["test_predictions"]["pd"]["transformer"]
+    np.testing.assert_allclose(scorer.predict_proba(rows), stored, atol=1e-6)
+
+
 def test_existing_run_is_not_overwritten(cli_run, tiny_overrides):
     out, _ = cli_run
     result = run_cli("train", "german_credit", *tiny_overrides, "-o", str(out))

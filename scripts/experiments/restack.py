@@ -52,12 +52,17 @@ def main() -> None:
     with open(args.folds_jsonl, encoding="utf-8") as handle:
         folds = [json.loads(line) for line in handle]
     recipe = load_recipe(args.recipe)
-    y = np.asarray(data.load_labelled(recipe.data, resolve_data_path(recipe), recipe.seed)[data.LABEL])
+    table, _ = data.load_labelled(recipe.data, resolve_data_path(recipe), recipe.seed)
+    y = np.asarray(table[data.LABEL])
     baselines = [k for k in folds[0]["validation"]["pd"]]
     candidates = (
         [("transformer",)]
-        + [("transformer", *c) for r in range(1, 4) for c in itertools.combinations(baselines, r)]
-        + [tuple(c) for r in (2, 3) for c in itertools.combinations(baselines, r)]
+        + [
+            ("transformer", *c)
+            for r in range(1, len(baselines) + 1)
+            for c in itertools.combinations(baselines, r)
+        ]
+        + [tuple(c) for r in range(2, len(baselines) + 1) for c in itertools.combinations(baselines, r)]
     )
     out = {}
     for names in candidates:

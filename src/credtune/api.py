@@ -164,7 +164,7 @@ def preview(recipe: RecipeConfig | str | Path, overrides: list[str] | None = Non
         raise ConfigError(f"-n {n}: the number of rows to show must be 0 or more")
     recipe = _recipe(recipe, overrides)
     prep = data.prepare(recipe)
-    tokenizer = load_tokenizer(recipe.model)
+    tokenizer = load_tokenizer(recipe.model, prep.serializer.added_tokens)
     total, max_length = len(prep.table), recipe.model.max_length
     shown = encode(prep.table.select(range(min(n, total))), prep.serializer, tokenizer, max_length)
     sampled = total > PREVIEW_SAMPLE

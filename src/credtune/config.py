@@ -68,7 +68,7 @@ class SerializeConfig:
     note_label: str = "notes"
     mask_pii: bool = False
     include_protected: bool = False
-    numbers: str = "plain"  # banded: "5951 (very high)"; quantiles: TabSTAR's decile text
+    numbers: str = "plain"  # banded: "5951 (very high)"; quantiles: TabSTAR's decile text; magnitude: "[m8]"
     notes_cut: str = "head"  # head_tail: a note over the budget keeps its start and its end
 
 
@@ -147,7 +147,7 @@ class RecipeConfig:
 
 CHOICES = {
     "serialize.template": ("compact", "list", "text"),
-    "serialize.numbers": ("plain", "banded", "quantiles"),
+    "serialize.numbers": ("plain", "banded", "quantiles", "magnitude"),
     "serialize.notes_cut": ("head", "head_tail"),
     "train_loss": ("ce", "weighted"),
     "calibration": ("auto", "temperature", "platt", "isotonic", "linear", "none"),

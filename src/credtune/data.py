@@ -135,7 +135,7 @@ def build_schema(
         if name in parses:
             column["parse"] = parses[name]
         if kind == "numeric":
-            column["bands"] = _bands(arrow.take(fit), 10 if scfg.numbers == "quantiles" else 5)
+            column["bands"] = _bands(arrow.take(fit), 10 if scfg.numbers in ("quantiles", "magnitude") else 5)
         elif kind == "categorical":
             counts = pc.value_counts(arrow.take(fit).cast(pa.string())).to_pylist()
             column["categories"] = sorted(c["values"] for c in counts if c["values"] is not None)[:200]

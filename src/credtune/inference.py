@@ -13,6 +13,13 @@ from typing import Any
 import numpy as np
 
 
+def binary_margin(logits: np.ndarray) -> np.ndarray:
+    """Logit margin z = logit(default) - logit(no default) per row of a two-class head's outputs:
+    the one number calibration, stacking and the report start from."""
+    logits = np.asarray(logits, dtype=np.float64)
+    return logits[:, 1] - logits[:, 0]
+
+
 def head_outputs(
     model: Any, tokenizer: Any, texts: list[str], max_length: int, batch_size: int, device: Any
 ) -> np.ndarray:

@@ -72,7 +72,8 @@ def ensure_pad_token(tokenizer: Any) -> Any:
     return tokenizer
 
 
-def load_tokenizer(cfg: ModelConfig) -> Any:
+def load_tokenizer(cfg: ModelConfig, added: tuple[str, ...] = ()) -> Any:
+    """The backbone's tokenizer, taught the serializer's `added` tokens (each one token)."""
     name = resolve_model_name(cfg.name)
     if looks_local(name):
         check_model_folder(name, cfg.allow_pickle, "model.name")
@@ -80,6 +81,8 @@ def load_tokenizer(cfg: ModelConfig) -> Any:
         tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=cfg.trust_remote_code)
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load tokenizer for '{cfg.name}': {str(exc).splitlines()[0]}") from None
+    if added:
+        tokenizer.add_tokens(list(added), special_tokens=True)  # matched as written, before lowercasing
     return ensure_pad_token(tokenizer)
 
 
@@ -128,6 +131,7 @@ def load_model(
         raise ModelError(f"cannot load model '{cfg.name}': {str(exc).splitlines()[0]}") from None
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
+    embed_added_tokens(model, tokenizer)
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.config.use_cache = False
@@ -137,6 +141,27 @@ def load_model(
         skip = frozen_count(model, cfg.train_layers)
         model = add_lora(model, lora, quantized=cfg.quantization == "4bit", skip_layers=skip)
     return model
+
+
+def embed_added_tokens(model: PreTrainedModel, tokenizer: Any) -> None:
+    """Embedding rows for the tokens `load_tokenizer` added. Magnitude token `[mK]` starts K/9 of
+    the way from the embedding of "low" to that of "high": an order even a frozen encoder reads
+    (a mean-initialized row would say the same thing for every decile). The folder saved after it
+    holds the larger embedding and loads with plain `from_pretrained`."""
+    import torch
+
+    from .serialize import MAGNITUDE_TOKENS
+
+    rows = model.get_input_embeddings().weight.shape[0]
+    if len(tokenizer) <= rows:
+        return
+    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    weight = model.get_input_embeddings().weight
+    with torch.no_grad():
+        low, high = (weight[tokenizer.encode(w, add_special_tokens=False)].mean(0) for w in ("low", "high"))
+        for token in MAGNITUDE_TOKENS:
+            if (index := tokenizer.convert_tokens_to_ids(token)) >= rows:
+                weight[index] = low + (high - low) * int(token[2:-1]) / (len(MAGNITUDE_TOKENS) - 1)
 
 
 def _four_bit() -> dict[str, Any]:

@@ -22,7 +22,7 @@ from huggingface_hub import ModelHubMixin
 
 from .contract import ModelSpec, load_spec
 from .errors import DataError, ModelError
-from .inference import set_threads
+from .inference import binary_margin, set_threads
 from .model_folder import check_labels, check_links, resolve_model_folder
 from .parsing import NotParsed, TooBig, parse_value
 
@@ -257,8 +257,7 @@ class CreditScorer(
 
     def margins_for_texts(self, texts: list[str]) -> np.ndarray:
         """Logit margin z = logit(default) - logit(no default) per text (binary models)."""
-        logits = self.logits_for_texts(texts)
-        return (logits[:, 1] - logits[:, 0]).astype(np.float64)
+        return binary_margin(self.logits_for_texts(texts))
 
     def calibrate(self, margin: np.ndarray) -> np.ndarray:
         from .metrics import apply_calibrator

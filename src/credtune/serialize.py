@@ -22,7 +22,10 @@ TEMPLATES: dict[str, tuple[str, str, str, str]] = {
     "text": ("The ", " is ", ".", " "),
 }
 BAND_WORDS = ("very low", "low", "typical", "high", "very high")
-NUMBERS = ("plain", "banded", "quantiles")  # quantiles: TabSTAR's "(between A and B, quantile 30-40%)"
+# quantiles: TabSTAR's "(between A and B, quantile 30-40%)"; magnitude: the decile as a token of its
+# own, "5951 [m8]" (TP-BERTa's magnitude tokens, simplified; their embedding rows: `modeling`)
+NUMBERS = ("plain", "banded", "quantiles", "magnitude")
+MAGNITUDE_TOKENS = tuple(f"[m{i}]" for i in range(10))
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"\S+")
 NOTES_CUTS = ("head", "head_tail")
@@ -97,6 +100,11 @@ class Serializer:
         return cls(**dict(spec))
 
     @property
+    def added_tokens(self) -> tuple[str, ...]:
+        """Tokens the text holds that a pretrained tokenizer does not know (magnitude tokens)."""
+        return MAGNITUDE_TOKENS if self.numbers == "magnitude" else ()
+
+    @property
     def columns(self) -> list[str]:
         return [f.name for f in self.fields]
 
@@ -143,6 +151,8 @@ class Serializer:
             text += f" ({BAND_WORDS[_band(number, spec.bands)]})"
         elif self.numbers == "quantiles" and spec.bands:
             text += f" ({self._quantile(number, spec.bands)})"
+        elif self.numbers == "magnitude" and spec.bands:
+            text += f" {MAGNITUDE_TOKENS[_band(number, spec.bands, len(MAGNITUDE_TOKENS))]}"
         return text
 
     def _digits(self, number: float) -> str:
@@ -257,9 +267,10 @@ def _is_missing(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def _band(number: float, cuts: Sequence[float]) -> int:
+def _band(number: float, cuts: Sequence[float], levels: int = len(BAND_WORDS)) -> int:
+    """Which of `levels` ordered bands the number falls in (cuts from the training rows)."""
     index = sum(number > c for c in cuts)
-    return min(round(index * (len(BAND_WORDS) - 1) / max(len(cuts), 1)), len(BAND_WORDS) - 1)
+    return min(round(index * (levels - 1) / max(len(cuts), 1)), levels - 1)
 
 
 def _needs_quotes(value: str, boundary: str, suffix: str) -> bool:

@@ -279,8 +279,9 @@ def predict_logits(trainer: Trainer, ds: Any) -> np.ndarray:
 
 def predict_margin(trainer: Trainer, ds: Any) -> np.ndarray:
     """Logit margin z = logit(positive) - logit(negative), raw PD = sigmoid(z)."""
-    logits = predict_logits(trainer, ds)
-    return logits[:, 1] - logits[:, 0]
+    from .inference import binary_margin
+
+    return binary_margin(predict_logits(trainer, ds))
 
 
 def last_complete_checkpoint(folder: Path) -> str | None:

@@ -24,6 +24,7 @@ from ..errors import ConfigError
 from ..evaluation import apply_blend, assess, fit_blend, fit_components, pick
 from ..files import write_json_atomic
 from ..hybrid import cross_fitted, fit_stacker
+from ..inference import binary_margin
 from ..metrics import (
     apply_calibrator,
     choose_threshold,
@@ -147,7 +148,7 @@ def run_fold(
     )
     fit_idx, valid_idx = np.sort(fit_idx), np.sort(valid_idx)
     logits = fit_transformer(recipe, inputs, fit_idx, [valid_idx, test_idx], out_dir)
-    m_valid, m_test = (x[:, 1] - x[:, 0] for x in logits)
+    m_valid, m_test = (binary_margin(x) for x in logits)
     calibrator = fit_calibrator(calibration_method(recipe, "binary"), m_valid, y[valid_idx])
     pd_valid, pd_test = apply_calibrator(calibrator, m_valid), apply_calibrator(calibrator, m_test)
     idx = {"fit": fit_idx, "valid": valid_idx, "test": test_idx}

@@ -56,7 +56,7 @@ def prepare_inputs(recipe: RecipeConfig, folds: int, out_dir: Path, clear: bool)
     from ..modeling import load_tokenizer
 
     state = PartialState()
-    tokenizer = load_tokenizer(recipe.model)
+    tokenizer = load_tokenizer(recipe.model, serializer.added_tokens)
     if clear and state.is_main_process:
         shutil.rmtree(out_dir)
     state.wait_for_everyone()

@@ -20,6 +20,7 @@ from ..config import RecipeConfig, dump_recipe
 from ..contract import ModelSpec
 from ..distill import distilled_train_set
 from ..files import replace_folder, write_json_atomic
+from ..inference import binary_margin
 from ..targets import standardized
 from ..training import (
     build_trainer,
@@ -62,7 +63,7 @@ def train(
     from ..modeling import load_model, load_tokenizer
 
     state = PartialState()
-    tokenizer = load_tokenizer(recipe.model)
+    tokenizer = load_tokenizer(recipe.model, prep.serializer.added_tokens)
     if clear and state.is_main_process:
         shutil.rmtree(run_dir)
     state.wait_for_everyone()
@@ -141,9 +142,7 @@ def _evaluate_binary(
     from ..evaluation import evaluate_run
 
     margins = {
-        name: cached[name][:, 1] - cached[name][:, 0]
-        if name in cached
-        else scorer.margins_for_texts(list(ds["text"]))
+        name: binary_margin(cached[name]) if name in cached else scorer.margins_for_texts(list(ds["text"]))
         for name, ds in split.items()
     }
     evaluation = evaluate_run(recipe, prep, margins, components)
