@@ -300,7 +300,8 @@ def arm_model(args: argparse.Namespace) -> dict:
     from credtune.api import train
 
     rec = recipe(args, ["train.max_steps=2", "train.eval_strategy=no", "train.save_strategy=no",
-                        "train.disable_tqdm=true", "baselines=[]", "data.sample=200"])  # fmt: skip
+                        "train.disable_tqdm=true", "baselines=[]", "model.hybrid=[]", "distill=null",
+                        "data.sample=200"])  # fmt: skip
     target = Path(args.model_dir or Path(args.work_dir) / "model")
     start = time.perf_counter()
     result = train(rec, target.parent / f".{target.name}-run", overwrite=True)
