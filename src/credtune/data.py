@@ -23,7 +23,7 @@ from .errors import DataError, did_you_mean
 from .files import read_table
 from .formats import is_nested, looks_formatted, parses_of, time_keys, typed_columns
 from .parsing import looks_like_id_name
-from .serialize import FieldSpec, Serializer
+from .serialize import FieldSpec, Serializer, band_parts
 from .targets import LABEL, add_labels, check_task, label_key, stratify_on, target_scale
 
 __all__ = ["LABEL", "Prepared", "Target", "label_key", "load_labelled", "prepare"]
@@ -135,7 +135,7 @@ def build_schema(
         if name in parses:
             column["parse"] = parses[name]
         if kind == "numeric":
-            column["bands"] = _bands(arrow.take(fit), 10 if scfg.numbers in ("quantiles", "magnitude") else 5)
+            column["bands"] = _bands(arrow.take(fit), band_parts(scfg.numbers))
         elif kind == "categorical":
             counts = pc.value_counts(arrow.take(fit).cast(pa.string())).to_pylist()
             column["categories"] = sorted(c["values"] for c in counts if c["values"] is not None)[:200]

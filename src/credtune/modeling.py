@@ -159,9 +159,9 @@ def embed_added_tokens(model: PreTrainedModel, tokenizer: Any) -> None:
     weight = model.get_input_embeddings().weight
     with torch.no_grad():
         low, high = (weight[tokenizer.encode(w, add_special_tokens=False)].mean(0) for w in ("low", "high"))
-        for token in MAGNITUDE_TOKENS:
+        for k, token in enumerate(MAGNITUDE_TOKENS):
             if (index := tokenizer.convert_tokens_to_ids(token)) >= rows:
-                weight[index] = low + (high - low) * int(token[2:-1]) / (len(MAGNITUDE_TOKENS) - 1)
+                weight[index] = low + (high - low) * k / (len(MAGNITUDE_TOKENS) - 1)
 
 
 def _four_bit() -> dict[str, Any]:

@@ -267,6 +267,12 @@ def _is_missing(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
+def band_parts(numbers: str) -> int:
+    """How many equal-count bands of the training rows a `numbers` mode reads: deciles for the
+    quantile text and the magnitude tokens, one band per word otherwise."""
+    return {"quantiles": 10, "magnitude": len(MAGNITUDE_TOKENS)}.get(numbers, len(BAND_WORDS))
+
+
 def _band(number: float, cuts: Sequence[float], levels: int = len(BAND_WORDS)) -> int:
     """Which of `levels` ordered bands the number falls in (cuts from the training rows)."""
     index = sum(number > c for c in cuts)

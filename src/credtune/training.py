@@ -17,6 +17,7 @@ import numpy as np
 
 from .config import RecipeConfig
 from .errors import ConfigError, did_you_mean
+from .inference import binary_margin
 
 if TYPE_CHECKING:
     from transformers import Trainer, TrainingArguments
@@ -279,8 +280,6 @@ def predict_logits(trainer: Trainer, ds: Any) -> np.ndarray:
 
 def predict_margin(trainer: Trainer, ds: Any) -> np.ndarray:
     """Logit margin z = logit(positive) - logit(negative), raw PD = sigmoid(z)."""
-    from .inference import binary_margin
-
     return binary_margin(predict_logits(trainer, ds))
 
 
