@@ -27,6 +27,7 @@ def _applicants(n: int = 240, seed: int = 0) -> pd.DataFrame:
         {
             "income": np.round(x * 1000, 0),
             "housing": rng.choice(["own", "rent"], n),
+            "region": rng.choice(["north", "south"], n),
             "note": [f"{w} {i}" for i, w in enumerate(words)],
             "grade": np.array(CLASSES)[np.digitize(x, [3.5, 6.5])],
             "rate": np.round(5 + 0.8 * x + rng.normal(0, 0.5, n), 2),
@@ -41,7 +42,8 @@ def kind_run(request, tmp_path_factory, tiny_overrides):
     frame = _applicants()
     frame.to_csv(folder / "loans.csv", index=False)
     other = "rate" if task == "multiclass" else "grade"
-    data = {"path": "loans.csv", "task": task, "text": ["note"], "exclude": [other], **KINDS[task]}
+    data = {"path": "loans.csv", "task": task, "text": ["note"], "exclude": [other], "protected": ["region"]}
+    data.update(KINDS[task])
     recipe = {"data": data, "baselines": ["logistic", "lightgbm", "notes"], "model": {"train_layers": 0}}
     (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe))
     result = run_cli("train", str(folder / "recipe.yaml"), *tiny_overrides, "-o", str(folder / "run"))
@@ -69,6 +71,12 @@ def test_run_reports_the_task_metrics(kind_run):
     assert (folder / "run" / "report.html").is_file()
     card = (folder / "run" / "model" / "README.md").read_text()
     assert ("Macro F1" if task == "multiclass" else "RMSE") in card and "probability of default" not in card
+    (fairness,) = metrics["fairness"]  # the protected column: never read, its groups' errors reported
+    assert (fairness["column"], fairness["measure"]) == ("region", "mean_error")
+    assert [g["group"] for g in fairness["groups"]] == ["north", "south"]
+    assert sum(g["n"] for g in fairness["groups"]) == metrics["n"]
+    assert "`region`: largest gap between groups' mean error" in card
+    assert "Fairness by protected column" in (folder / "run" / "report.md").read_text()
 
 
 def test_saved_model_reproduces_the_run_and_loads_plainly(kind_run):
@@ -117,7 +125,8 @@ def test_evaluate_a_labelled_file_and_refuse_unknown_targets(kind_run):
     model = str(folder / "run" / "model")
     out = cli("evaluate", model, str(folder / "labelled.csv"), "--report", str(folder / "eval"))
     assert out.returncode == 0, out.stderr[-2000:]
-    assert json.loads((folder / "eval" / "metrics.json").read_text())["task"] == task
+    evaluated = json.loads((folder / "eval" / "metrics.json").read_text())
+    assert evaluated["task"] == task and evaluated["fairness"][0]["column"] == "region"
     column = "grade" if task == "multiclass" else "rate"
     labelled[column] = labelled[column].astype(object)
     labelled.loc[0, column] = "unheard-of"

@@ -20,6 +20,7 @@ import yaml
 
 from .errors import ConfigError, did_you_mean
 from .recipe_files import find_recipe, parse_value, read_yaml
+from .serialize import NUMBERS, TEMPLATES
 from .targets import check_task
 
 __all__ = ["find_recipe", "load_recipe", "parse_value", "recipe_from_dict", "resolve_data_path"]
@@ -146,8 +147,8 @@ class RecipeConfig:
 
 
 CHOICES = {
-    "serialize.template": ("compact", "list", "text"),
-    "serialize.numbers": ("plain", "banded", "quantiles", "magnitude"),
+    "serialize.template": tuple(TEMPLATES),
+    "serialize.numbers": NUMBERS,
     "serialize.notes_cut": ("head", "head_tail"),
     "train_loss": ("ce", "weighted"),
     "calibration": ("auto", "temperature", "platt", "isotonic", "linear", "none"),
@@ -190,16 +191,15 @@ def recipe_from_dict(
 
 
 def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
-    parts = key.split(".")
+    *parents, last = key.split(".")
     node = raw
-    for part in parts[:-1]:
-        nxt = node.get(part)
-        if nxt is None:
-            nxt = node[part] = {}
-        if not isinstance(nxt, dict):
+    for part in parents:
+        if node.get(part) is None:
+            node[part] = {}
+        node = node[part]
+        if not isinstance(node, dict):
             raise ConfigError(f"override {key}: '{part}' is not a section")
-        node = nxt
-    node[parts[-1]] = value
+    node[last] = value
 
 
 def _build(cls: type, raw: Any, where: str) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .config import RecipeConfig
-from .evaluation import Evaluation, fit_components, labels_of, stability
+from .evaluation import Evaluation, fit_components, labels_of, protected_groups, stability
 from .targets import calibration_method
 
 
@@ -85,7 +85,8 @@ def evaluate_kind_run(
         components = fit_components(list(recipe.baselines), frames["train"], y["train"], prep, recipe.seed)
     models: dict[str, np.ndarray] = {"transformer": out["test"]}
     models.update({name: components[name].predict(frames["test"]) for name in recipe.baselines})
-    common: dict[str, Any] = {"main": "transformer", "raw": raw, "calibration": method}
+    groups = protected_groups(frames["test"], recipe.data.protected)
+    common: dict[str, Any] = {"main": "transformer", "raw": raw, "calibration": method, "groups": groups}
     if task == "multiclass":
         names = list(prep.schema["label_names"])
         ordered = bool(prep.schema.get("ordered"))

@@ -134,11 +134,7 @@ def card_sections(spec: ModelSpec, metrics: dict[str, Any]) -> dict[str, str]:
         table.append(f"| {model_name} | " + " | ".join(_fmt(m.get(k)) for k, _ in columns) + " |")
     fairness = "\n## Fairness\nNo protected columns were named in the recipe, so fairness was not assessed.\n"
     if metrics.get("fairness"):
-        lines = [
-            f"- `{f['column']}`: lowest disparate-impact ratio {_fmt(f.get('min_disparate_impact'))}"
-            + (" (below 0.8: review)" if f.get("flagged") else "")
-            for f in metrics["fairness"]
-        ]
+        lines = [_fairness_line(f) for f in metrics["fairness"]]
         fairness = "\n## Fairness (test split)\n" + "\n".join(lines) + "\n"
     return {
         "shipped": shipped_paragraph(metrics),
@@ -147,6 +143,18 @@ def card_sections(spec: ModelSpec, metrics: dict[str, Any]) -> dict[str, str]:
         "metrics_table": "\n".join(table) if models else "not recorded",
         "fairness": fairness,
     }
+
+
+def _fairness_line(table: dict[str, Any]) -> str:
+    """One protected column's summary: approvals (binary) or the gap between groups' errors."""
+    if "measure" not in table:
+        flag = " (below 0.8: review)" if table.get("flagged") else ""
+        return f"- `{table['column']}`: lowest disparate-impact ratio {_fmt(table.get('min_disparate_impact'))}{flag}"
+    flag = " (a group's differs from the other rows' by 3 standard errors or more: review)"
+    measure = table["measure"].replace("_", " ")
+    return f"- `{table['column']}`: largest gap between groups' {measure} {_fmt(table.get('max_gap'))}" + (
+        flag if table.get("flagged") else ""
+    )
 
 
 def shipped_paragraph(metrics: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credtune.metrics import fairness_table
+from credtune.metrics import fairness_table, outcome_fairness
 
 
 def test_half_approval_rate_is_flagged() -> None:
@@ -87,3 +87,60 @@ def test_length_mismatch() -> None:
 def test_group_labels(values: pd.Series, name: str, expected: list[str]) -> None:
     out = fairness_table(values, [0, 1, 0, 1], [0.1, 0.2, 0.3, 0.4], 0.5, name)
     assert [g["group"] for g in out["groups"]] == expected
+
+
+def _outcomes(
+    task: str, shift: float, n: int = 200, seed: int = 0
+) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Two groups of n/2; group b's predictions are `shift` worse than its outcomes (grade steps,
+    rate points), or, unordered, its top class is wrong on a `shift` share of rows."""
+    rng = np.random.default_rng(seed)
+    groups = pd.Series(["a"] * (n // 2) + ["b"] * (n // 2))
+    b = (groups == "b").to_numpy()
+    if task == "regression":
+        y = rng.normal(10, 2, n)
+        return groups, y, y + rng.normal(0, 0.5, n) + shift * b
+    y = rng.integers(0, 4, n)
+    guess = np.clip(y + np.where(b, shift, 0).astype(int), 0, 3)
+    if task == "unordered":  # wrong class on a share of b's rows
+        guess = np.where(b & (rng.random(n) < shift), (y + 1) % 4, y)
+    return groups, y, np.eye(4)[guess] * 0.9 + 0.025
+
+
+@pytest.mark.parametrize(
+    ("task", "ordered", "shift", "measure", "flagged", "gap"),
+    [
+        ("regression", False, 2.0, "mean_error", True, 2.0),
+        ("regression", False, 0.0, "mean_error", False, 0.0),
+        ("multiclass", True, 1.0, "mean_error", True, 0.6),  # clipped at the worst grade: under 1 step
+        ("multiclass", True, 0.0, "mean_error", False, 0.0),
+        ("unordered", False, 0.5, "accuracy", True, 0.5),
+    ],
+)
+def test_outcome_fairness_flags_a_group_rated_worse(task, ordered, shift, measure, flagged, gap) -> None:
+    groups, y, out = _outcomes(task, shift)
+    kind = "regression" if task == "regression" else "multiclass"
+    table = outcome_fairness(groups, y, out, "region", kind, ordered)
+    assert (table["column"], table["measure"], table["flagged"]) == ("region", measure, flagged)
+    assert table["max_gap"] == pytest.approx(gap, abs=0.15)
+    a, b = table["groups"]
+    assert (a["group"], a["n"], b["group"], b["n"]) == ("a", 100, "b", 100)
+    assert b["flag"] is flagged and a["flag"] is flagged  # two groups: each is the other's "rest"
+    if measure == "mean_error":
+        assert b["predicted"] - b["actual"] == pytest.approx(b["mean_error"])
+        assert b["mean_error"] > a["mean_error"] or not shift
+
+
+def test_outcome_fairness_never_flags_small_groups() -> None:
+    groups = pd.Series(["a"] * 190 + ["b"] * 10)
+    y = np.full(200, 10.0)
+    out = y + np.r_[np.random.default_rng(0).normal(0, 0.1, 190), np.full(10, 5.0)]
+    table = outcome_fairness(groups, y, out, "region", "regression")
+    b = table["groups"][1]
+    assert b["z"] > 3 and b["flag"] is False and table["flagged"] is True  # a, the rest, is flagged
+    assert table["max_gap"] == pytest.approx(0.0, abs=0.05)  # gaps between groups of 30+ rows only
+
+
+def test_outcome_fairness_refuses_mismatched_lengths() -> None:
+    with pytest.raises(ValueError, match="differ in length"):
+        outcome_fairness(pd.Series(["a", "b"]), [1.0, 2.0, 3.0], [1.0, 2.0, 3.0], "g", "regression")

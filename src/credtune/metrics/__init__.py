@@ -17,7 +17,7 @@ from credtune.metrics.core import (
     roc_points,
     sigmoid,
 )
-from credtune.metrics.fairness import fairness_table
+from credtune.metrics.fairness import fairness_table, outcome_fairness
 from credtune.metrics.multiclass import (
     CLASS_METHODS,
     apply_class_calibrator,
@@ -62,6 +62,7 @@ __all__ = [
     "decision_summary",
     "expected_calibration_error",
     "fairness_table",
+    "outcome_fairness",
     "fit_calibrator",
     "fit_class_calibrator",
     "fit_value_calibrator",

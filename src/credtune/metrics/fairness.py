@@ -1,4 +1,5 @@
-"""Group-level approval and error rates for protected attributes (adverse-impact screening).
+"""Group-level approval and error rates for protected attributes (adverse-impact screening);
+for grades, classes and rates, group-level errors (`outcome_fairness`).
 
 Uses the four-fifths rule: a group approved at under 80% of the most-approved group's rate is flagged.
 Labels: 1 = bad, 0 = good; approve when PD < threshold.
@@ -101,3 +102,64 @@ def fairness_table(groups: pd.Series, y: Any, p: Any, threshold: float, name: st
         "min_disparate_impact": min(impacts) if impacts else None,
         "flagged": any(r["flag"] for r in rows),
     }
+
+
+Z_FLAG = 3.0  # a group's mean error this many standard errors from the other rows' is flagged
+MIN_GROUP = 30  # fewer rows: the table shows the group but never flags it
+
+
+def outcome_fairness(
+    groups: pd.Series, y: Any, out: Any, name: str, task: str, ordered: bool = False
+) -> dict[str, Any]:
+    """Per-group errors of a grade, class or rate model: does it systematically rate a group worse?
+
+    There is no approval to count, so each row's error is compared instead: predicted minus actual
+    value (rates) or expected minus actual grade (ordered classes), positive = the group is priced
+    or graded worse than its outcomes; for unordered classes, whether the top class was right. A
+    group of at least ``MIN_GROUP`` rows is flagged when its mean error lies ``Z_FLAG`` standard
+    errors or more from the other rows' (Welch's z), so chance gaps between small groups are not.
+    """
+    actual = np.asarray(y, dtype=np.float64).reshape(-1)
+    out = np.asarray(out, dtype=np.float64)
+    if len(groups) != actual.shape[0] or out.shape[0] != actual.shape[0]:
+        raise ValueError(
+            f"groups, y and predictions differ in length: {len(groups)}, {actual.shape[0]}, {out.shape[0]}"
+        )
+    if task == "regression":
+        guess, measure = out.reshape(-1), "mean_error"
+    elif ordered:
+        guess, measure = out @ np.arange(out.shape[1], dtype=np.float64), "mean_error"
+    else:
+        guess, measure = out.argmax(axis=1).astype(np.float64), "accuracy"
+    error = guess - actual if measure == "mean_error" else (guess == actual).astype(np.float64)
+    labels, order = group_labels(groups, name)
+    g = labels.to_numpy()
+    rows = []
+    for level in order:
+        mask = g == level
+        n = int(mask.sum())
+        if n == 0:
+            continue
+        row: dict[str, Any] = {"group": level, "n": n}
+        if measure == "mean_error":
+            row.update(actual=float(actual[mask].mean()), predicted=float(guess[mask].mean()))
+        row[measure] = float(error[mask].mean())
+        row["z"] = _welch_z(error[mask], error[~mask])
+        row["flag"] = bool(n >= MIN_GROUP and row["z"] is not None and abs(row["z"]) >= Z_FLAG)
+        rows.append(row)
+    values = [r[measure] for r in rows if r["n"] >= MIN_GROUP] or [r[measure] for r in rows]
+    return {
+        "column": name,
+        "task": task,
+        "measure": measure,
+        "groups": rows,
+        "max_gap": float(max(values) - min(values)),
+        "flagged": any(r["flag"] for r in rows),
+    }
+
+
+def _welch_z(inside: np.ndarray, outside: np.ndarray) -> float | None:
+    if inside.size < 2 or outside.size < 2:
+        return None
+    se = np.sqrt(inside.var(ddof=1) / inside.size + outside.var(ddof=1) / outside.size)
+    return float((inside.mean() - outside.mean()) / se) if se > 0 else None

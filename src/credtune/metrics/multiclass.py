@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from sklearn.metrics import (
 
 from credtune.metrics.calibration import check_method, number_field
 from credtune.metrics.core import LOG_LOSS_EPS, expected_calibration_error
+from credtune.metrics.fairness import outcome_fairness
 
 CLASS_METHODS = ("none", "temperature")
 _LOG_T_BOUNDS = (-7.0, 7.0)  # same search range as the binary temperature calibrator
@@ -210,10 +212,12 @@ def multiclass_block(
     ordered: bool,
     raw: Any | None = None,
     calibration: dict[str, Any] | str | None = None,
+    groups: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The metrics block a multiclass run writes: every model's metrics, the shipped (``main``)
-    model's headline, confusion matrix and per-class table, and, when ``raw`` (main's uncalibrated
-    probabilities) is given, log loss and ECE before and after calibration on the same rows."""
+    model's headline, confusion matrix and per-class table, its errors per protected column in
+    ``groups``, and, when ``raw`` (main's uncalibrated probabilities) is given, log loss and ECE
+    before and after calibration on the same rows."""
     if main not in probas:
         raise ValueError(f"main model {main!r} has no probabilities; models: {', '.join(probas)}")
     lab, prob = check_class_inputs(y, probas[main])
@@ -238,5 +242,9 @@ def multiclass_block(
         }
     out["confusion"] = confusion(lab, pred, prob.shape[1])
     out["per_class"] = per_class_table(lab, pred, out["classes"])
+    out["fairness"] = [
+        outcome_fairness(column, lab, prob, name, "multiclass", ordered)
+        for name, column in (groups or {}).items()
+    ]
     out["shipped"] = main
     return out

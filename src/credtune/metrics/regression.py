@@ -8,6 +8,7 @@ linear or isotonic value calibrator then fixes. Calibrators are small JSON dicts
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from scipy.stats import spearmanr
 from sklearn.isotonic import IsotonicRegression
 
 from credtune.metrics.calibration import check_method, isotonic_points, number_field
+from credtune.metrics.fairness import outcome_fairness
 
 VALUE_METHODS = ("none", "linear", "isotonic")
 
@@ -143,10 +145,11 @@ def regression_block(
     target: str,
     raw: Any | None = None,
     calibration: dict[str, Any] | str | None = None,
+    groups: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The metrics block a regression run writes: every model's metrics, the shipped (``main``)
-    model's headline and residual quantiles (actual - predicted, so positive = under-predicted),
-    and, when ``raw`` (main's uncalibrated predictions) is given, RMSE and MAE before and after."""
+    model's headline, residual quantiles (actual - predicted, so positive = under-predicted), its
+    errors per protected column in ``groups``, and, when ``raw`` (main's uncalibrated predictions) is given, RMSE and MAE before and after."""
     if main not in preds:
         raise ValueError(f"main model {main!r} has no predictions; models: {', '.join(preds)}")
     actual, guess = check_value_inputs(y, preds[main])
@@ -168,5 +171,8 @@ def regression_block(
         "p50": float(p50),
         "p95": float(p95),
     }
+    out["fairness"] = [
+        outcome_fairness(column, actual, guess, name, "regression") for name, column in (groups or {}).items()
+    ]
     out["shipped"] = main
     return out

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..metrics import confusion
 from .document import ROWS, Report, figure, fmt, models_in_order
-from .sections import fields_section, stability_section
+from .sections import fairness_section, fields_section, stability_section
 
 MULTICLASS_COLUMNS = (
     ("accuracy", "accuracy"),
@@ -274,6 +274,7 @@ def build_regression(rep: Report, metrics: dict[str, Any], arrays: dict[str, Any
 
 
 def _tail(rep: Report, metrics: dict[str, Any]) -> None:
+    fairness_section(rep, metrics.get("fairness") or [])
     stability_section(rep, metrics.get("stability") or {})
     if metrics.get("fields"):
         fields_section(rep, metrics["fields"])

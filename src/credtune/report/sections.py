@@ -157,6 +157,18 @@ def fairness_section(rep: Report, tables: list[dict[str, Any]]) -> None:
     if not tables:
         return
     rep.heading("Fairness by protected column")
+    if "measure" in tables[0]:  # grades, classes or rates: errors per group, no approvals
+        rep.para(
+            "Mean error = predicted minus actual (rate, or expected grade minus actual grade in grade "
+            "steps, grades counted from 0): positive means the group is priced or graded worse than its "
+            "outcomes. z = Welch's z "
+            "of the group's mean error (accuracy, for unordered classes) against all other rows; groups "
+            "of 30+ rows with |z| >= 3 are flagged."
+        )
+        for t in tables:
+            rep.para(f"{t['column']} (largest gap between groups: {fmt(t.get('max_gap'))})")
+            rep.table(t.get("groups") or [], flag=lambda r: bool(r.get("flag")))
+        return
     rep.para(
         "Disparate impact = group approval rate / best group's; groups under 0.8 are flagged (four-fifths rule)."
     )

@@ -64,7 +64,9 @@ def _evaluate(
     scorer = CreditScorer.from_pretrained(model_dir)
     spec, schema = scorer.spec, scorer.spec.schema
     if spec.task != "binary":
-        metrics, arrays = kind_metrics(scorer, df, y)
+        metrics, arrays = kind_metrics(
+            scorer, df, y, protected_groups(df, schema.get("protected", []), source)
+        )
         metrics = {
             "kind": "evaluate",
             "model": str(model_dir),
@@ -110,13 +112,16 @@ def _evaluate(
     return _finish(scorer, metrics, arrays, df, out_dir, reference, importance_rows, f"{name} on {source}", p)
 
 
-def kind_metrics(scorer: Any, df: Any, y: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The metrics block of a multiclass or regression model on labelled rows (transformer only)."""
+def kind_metrics(
+    scorer: Any, df: Any, y: np.ndarray, groups: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The metrics block of a multiclass or regression model on labelled rows (transformer only),
+    with its errors per protected column in `groups`."""
     from ..metrics import multiclass_block, regression_block
 
     out = scorer.outputs_for([scorer.clean(r) for r in scorer.records(df)])
     schema = scorer.spec.schema
-    common = {"main": "transformer", "calibration": scorer.spec.calibration.get("method")}
+    common = {"main": "transformer", "calibration": scorer.spec.calibration.get("method"), "groups": groups}
     if scorer.spec.task == "multiclass":
         classes, ordered = list(schema["label_names"]), bool(schema.get("ordered"))
         block = multiclass_block(y, {"transformer": out}, classes=classes, ordered=ordered, **common)
