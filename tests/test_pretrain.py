@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer
 
 from conftest import GERMAN, RECIPES, run_cli
 from credtune import load_recipe, pretrain, train
@@ -19,6 +20,7 @@ from credtune.errors import ConfigError, CredtuneError, DataError, ModelError
 from credtune.pretrain_config import load_pretrain, pretrain_from_dict
 from credtune.pretrain_corpus import RECORD, build_corpus, check_no_overlap, fingerprints
 from credtune.pretraining import RecordCollator, encode_table, field_index
+from credtune.serialize import MAGNITUDE_TOKENS
 
 TINY = ["train.max_steps=4", "train.logging_steps=1", "train.disable_tqdm=true", "rows_per_table=300"]
 
@@ -113,6 +115,28 @@ def _corpus(run: Path) -> np.ndarray:
     from credtune.pretrain_corpus import unpack
 
     return unpack(json.loads((run / "backbone" / RECORD).read_text())["tables"][0]["fingerprints"])
+
+
+def test_magnitude_tokens_are_learned_in_pretraining_and_kept_by_the_fine_tune(
+    small_recipe: Path, tiny_model: Path, tiny_overrides: list[str], tmp_path: Path
+) -> None:
+    recipe = tmp_path / "german_magnitude.yaml"
+    recipe.write_text(f"extends: {small_recipe}\nserialize: {{numbers: magnitude}}\n")
+    cfg = load_pretrain(str(recipe), [f"model.name={tiny_model}", *TINY[:-1], "train.max_steps=2"])
+    backbone = pretrain(cfg, tmp_path / "pretrain").run_dir / "backbone"
+    tokenizer = AutoTokenizer.from_pretrained(backbone)
+    ids = tokenizer.convert_tokens_to_ids(list(MAGNITUDE_TOKENS))
+    assert tokenizer.encode("[m7]", add_special_tokens=False) == [ids[7]]
+    learned = AutoModelForMaskedLM.from_pretrained(backbone).get_input_embeddings().weight[ids]
+    low, high = learned[0], learned[-1]
+    on_the_line = torch.stack([low + (high - low) * k / 9 for k in range(10)])
+    assert not torch.allclose(learned, on_the_line, atol=1e-6)  # the steps moved them off their start
+    overrides = [o for o in tiny_overrides if not o.startswith("model.name")]
+    run = train(
+        load_recipe(recipe, [*overrides, f"model.name={backbone}", "model.train_layers=0"]), tmp_path / "ft"
+    )
+    tuned = AutoModelForSequenceClassification.from_pretrained(run.run_dir / "model")
+    assert torch.equal(tuned.get_input_embeddings().weight[ids], learned)  # frozen, not re-initialized
 
 
 def test_resume_continues_from_the_last_checkpoint(

@@ -52,7 +52,8 @@ def pretrain(
         log.info(
             "%s is a decoder: pretrained as a causal LM (next token); masking does not apply", cfg.model.name
         )
-    tokenizer = load_tokenizer(model_config(cfg.model))
+    added = tuple(dict.fromkeys(token for t in tables for token in t.serializer.added_tokens))
+    tokenizer = load_tokenizer(model_config(cfg.model), added)  # magnitude tokens learn their meaning here
     state = PartialState()
     if clear and state.is_main_process:
         shutil.rmtree(run_dir)
@@ -142,10 +143,12 @@ def train_backbone(
 ) -> tuple[Any, dict[str, int], dict[str, Any]]:
     """Trainer.train (from the last complete checkpoint with --resume), then one evaluation on the
     held-out records: the trainer, rows per part, and the scores."""
+    from ..modeling import embed_added_tokens
     from ..pretraining import build_pretrainer, hold_out, load_lm, record_collator
 
     train_ds, eval_ds = hold_out(encoded, cfg.eval_share, cfg.seed)
     model = load_lm(cfg.model, kind, cfg.seed)
+    embed_added_tokens(model, tokenizer)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     collator = record_collator(tokenizer, kind, cfg.masking, cfg.probability, cfg.seed)
