@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from conftest import cli, run_cli
 from credtune.errors import ConfigError, ModelError
-from credtune.hybrid import cross_fitted, fit_stacker
+from credtune.hybrid import cross_fitted, fit_stacker, stack_features
 from credtune.scoring import CreditScorer
 
 HYBRID = ["baselines=[logistic, scorecard, lightgbm]", "model.hybrid=[scorecard, lightgbm]"]
@@ -242,3 +243,44 @@ def test_equal_weights_average_the_standardized_log_odds():
     coef = np.asarray(stacker.coef) * x.std(axis=0)
     assert coef[0] == pytest.approx(coef[1]) and coef[0] > 0  # the same weight on every part
     assert abs(pd_.mean() - y.mean()) < 0.02  # calibrated: the mean PD is the bad rate
+
+
+def _parts(n: int, strong: float, weak: float, seed: int = 5):
+    """A transformer margin and a scorecard PD; `strong` and `weak` are their signal strengths."""
+    rng = np.random.default_rng(seed)
+    y = rng.binomial(1, 0.3, n)
+    margin = strong * y + rng.normal(0, 1, n)
+    parts = {"scorecard": 1 / (1 + np.exp(-(weak * y + rng.normal(0, 1, n) - 1)))}
+    return margin, parts, y
+
+
+def _ratio(stacker, margin, parts) -> float:
+    """The transformer's weight over the scorecard's, per standardized part."""
+    x = stack_features(margin, parts, stacker.features)
+    transformer, scorecard = np.asarray(stacker.coef) * x.std(axis=0)
+    return float(transformer / scorecard)
+
+
+@pytest.mark.parametrize(
+    ("n", "strong", "weak"),
+    [
+        (150, 1.0, 1.0),  # few rows, parts alike
+        (150, 1.5, 0.5),  # few rows, one part stronger
+        (5000, 1.5, 0.2),  # many rows, one part near useless
+    ],
+)
+def test_shrunk_weights_move_from_equal_only_as_far_as_the_rows_allow(n, strong, weak):
+    margin, parts, y = _parts(n, strong, weak)
+    shrunk, fitted = (fit_stacker(margin, parts, y, ["scorecard"], w) for w in ("shrunk", "fitted"))
+    r_shrunk, r_fitted = (
+        abs(np.log(_ratio(shrunk, margin, parts))),
+        abs(np.log(_ratio(fitted, margin, parts))),
+    )
+    assert 0 < r_shrunk < r_fitted  # between equal weights (log ratio 0) and the free fit
+    if n >= 1000:  # the rows outweigh the pull: close to the free fit, far from equal
+        assert r_shrunk > 0.9 * r_fitted and r_shrunk > np.log(4)
+    else:
+        assert r_shrunk < 0.8 * r_fitted
+    assert abs(shrunk.predict(margin, parts).mean() - y.mean()) < 0.02  # a calibrated PD
+    auc = {w: roc_auc_score(y, s.predict(margin, parts)) for w, s in (("shrunk", shrunk), ("fitted", fitted))}
+    assert auc["shrunk"] >= auc["fitted"] - 0.01

@@ -15,30 +15,20 @@ import itertools
 import json
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 
-def logit(p) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
-def features(margin, pds: dict, names: tuple[str, ...]) -> np.ndarray:
-    cols = [np.asarray(margin, dtype=float)] if "transformer" in names else []
-    cols += [logit(pds[n]) for n in names if n != "transformer"]
-    return np.column_stack(cols)
-
-
 def combine(fold: dict, y: np.ndarray, names: tuple[str, ...], how: str) -> np.ndarray:
+    """The fold's held-out PDs from credtune's own stacker (`fit_stacker`), fitted on its validation
+    rows; a stack without the transformer gets a constant margin, which the stacker ignores."""
+    from credtune.hybrid import fit_stacker
+
     v = fold["validation"]
-    x_valid = features(v["margin"], v["pd"], names)
-    x_test = features(v["test_margin"], fold["pd"], names)
-    y_valid = y[v["rows"]]
-    if how == "stack":
-        return LogisticRegression(C=1.0, max_iter=1000).fit(x_valid, y_valid).predict_proba(x_test)[:, 1]
-    mean, std = x_valid.mean(axis=0), x_valid.std(axis=0) + 1e-9  # equal weights on standardized logits
-    return ((x_test - mean) / std).mean(axis=1)
+    parts = [n for n in names if n != "transformer"]
+    keep = "transformer" in names
+    margin, test_margin = (np.asarray(m, dtype=float) * keep for m in (v["margin"], v["test_margin"]))
+    stacker = fit_stacker(margin, {n: np.asarray(v["pd"][n]) for n in parts}, y[v["rows"]], parts, how)
+    return stacker.predict(test_margin, {n: np.asarray(fold["pd"][n]) for n in parts})
 
 
 def main() -> None:
@@ -62,11 +52,11 @@ def main() -> None:
             for r in range(1, len(baselines) + 1)
             for c in itertools.combinations(baselines, r)
         ]
-        + [tuple(c) for r in range(2, len(baselines) + 1) for c in itertools.combinations(baselines, r)]
+        + [tuple(c) for r in range(1, len(baselines) + 1) for c in itertools.combinations(baselines, r)]
     )
     out = {}
     for names in candidates:
-        for how in ("stack", "equal"):
+        for how in ("shrunk", "equal", "fitted"):
             pooled = []
             for seed in sorted({f["seed"] for f in folds}):
                 done = [f for f in folds if f["seed"] == seed]

@@ -83,7 +83,7 @@ class ModelConfig:
     quantization: str | None = None
     blend: str | None = None
     hybrid: list[str] = field(default_factory=list)  # baselines stacked with the transformer (shipped)
-    hybrid_weights: str = "equal"  # equal: standardized log-odds averaged; fitted: free logistic weights
+    hybrid_weights: str = "shrunk"  # weights pulled toward equal ones (or: equal, fitted)
     train_layers: int | None = None  # only the top k layers (+ head) train; those below are frozen, run once
 
 
@@ -155,7 +155,7 @@ CHOICES = {
     "data.task": (None, "binary", "multiclass", "regression"),
     "model.quantization": (None, "4bit"),
     "model.blend": (None, "lightgbm"),
-    "model.hybrid_weights": ("equal", "fitted"),
+    "model.hybrid_weights": ("shrunk", "equal", "fitted"),
 }
 
 

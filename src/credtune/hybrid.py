@@ -31,6 +31,7 @@ FOLDER = "hybrid"
 TRANSFORMER = "transformer"
 FLAT = 1e-3  # log-odds spread below which a part carries no information (`equal` weights)
 STACK_C = 1.0  # L2 strength of the `fitted` stacker: ~150 validation rows for 2-5 weights
+SHRINK = 10.0  # L2 pull of the `shrunk` weights toward equal ones (parts standardized)
 
 
 @dataclass
@@ -57,12 +58,14 @@ def fit_stacker(
     component_pds: Mapping[str, np.ndarray],
     y: np.ndarray,
     names: Sequence[str],
-    weights: str = "equal",
+    weights: str = "shrunk",
 ) -> Stacker:
-    """The stacker on the validation rows. `equal`: every part's log-odds standardized on those
-    rows and averaged, then one slope and intercept fitted (Platt) so the output is a PD; only two
-    numbers are learned, so a ~150-row validation split cannot overfit them. `fitted`: a free
-    logistic regression on the parts (one weight each). Both are one linear logistic model."""
+    """The stacker on the validation rows, over every part's log-odds standardized on those rows.
+    `equal`: their average, with one slope and intercept fitted (Platt) so the output is a PD.
+    `shrunk`: a weight per part, pulled toward equal weights by an L2 penalty (`SHRINK`), so a
+    ~150-row validation split stays near equal weights while thousands of rows can let a weak
+    part go (Taiwan: equal weights trail the best part by 0.015 AUC, docs/experiments.md).
+    `fitted`: a free logistic regression on the parts. All three are one linear logistic model."""
     from sklearn.linear_model import LogisticRegression
 
     features = [TRANSFORMER, *names]
@@ -76,11 +79,34 @@ def fit_stacker(
     use = std > FLAT
     if not use.any():
         use[:] = True
-    scale = np.where(use & (std > 0), std * use.sum(), np.inf)
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(((x - mean) / scale).sum(axis=1, keepdims=True), y)
-    slope, intercept = float(platt.coef_[0][0]), float(platt.intercept_[0])
-    coef = slope / scale
+    spread = np.where(std[use] > 0, std[use], np.inf)
+    z = (x[:, use] - mean[use]) / spread
+    if weights == "shrunk":
+        intercept, per_part = _shrunk_weights(z, y)
+    else:
+        platt = LogisticRegression(C=1e6, max_iter=1000).fit(z.mean(axis=1, keepdims=True), y)
+        intercept, per_part = float(platt.intercept_[0]), np.full(z.shape[1], platt.coef_[0][0] / z.shape[1])
+    coef = np.zeros(len(features))
+    coef[use] = per_part / spread
     return Stacker(features, [float(c) for c in coef], intercept - float(coef @ mean))
+
+
+def _shrunk_weights(z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Intercept and per-part weights minimizing log-loss + SHRINK / 2 * |deviation from a common
+    weight|^2 (intercept and common weight free): equal weights unless the rows say otherwise."""
+    from scipy.optimize import minimize
+
+    k = z.shape[1]
+    design = np.column_stack([np.ones(len(y)), z.mean(axis=1), z])
+    penalty = np.r_[0.0, 0.0, np.full(k, SHRINK)]
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        s = design @ w
+        value = float(np.sum(np.logaddexp(0.0, s) - y * s) + 0.5 * np.sum(penalty * w * w))
+        return value, design.T @ (sigmoid(s) - y) + penalty * w
+
+    w = minimize(loss, np.zeros(k + 2), jac=True, method="L-BFGS-B").x
+    return float(w[0]), w[1] / k + w[2:]
 
 
 def cross_fitted(
@@ -89,7 +115,7 @@ def cross_fitted(
     y: np.ndarray,
     names: Sequence[str],
     seed: int,
-    weights: str = "equal",
+    weights: str = "shrunk",
     folds: int = 5,
 ) -> np.ndarray:
     """Hybrid PDs for the stacker's own rows, each fold scored by weights fitted on the others."""
