@@ -98,7 +98,7 @@ def _legacy_lightgbm(
     """LightGBM on pandas categoricals, as before components."""
     from lightgbm import LGBMClassifier
 
-    from credtune.baselines.trees import LIGHTGBM_BINARY_PARAMS
+    from credtune.baselines.trees import LIGHTGBM_PARAMS
 
     levels = {c: sorted(categorical_frame(train, [c])[c].dropna().unique()) for c in cat}
 
@@ -108,7 +108,7 @@ def _legacy_lightgbm(
             out[c] = pd.Categorical(cats[c], categories=values)
         return out
 
-    model = LGBMClassifier(**LIGHTGBM_BINARY_PARAMS, random_state=0, n_jobs=1)
+    model = LGBMClassifier(**LIGHTGBM_PARAMS, random_state=0, n_jobs=1)
     return model.fit(frame(train), y).predict_proba(frame(test))[:, 1]
 
 

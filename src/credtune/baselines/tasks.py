@@ -101,8 +101,7 @@ def fit_linear(
 def fit_lightgbm_task(
     columns: Columns, frames: Frames, y: np.ndarray, seed: int, n_jobs: int, task: str, n_classes: int
 ) -> TaskModel:
-    """LightGBM with the shared settings (not the binary model's extra regularization, which did
-    worse on grades and rates), category codes and note SVDs."""
+    """LightGBM with the binary baseline's settings, category codes and note SVDs."""
     from lightgbm import LGBMClassifier, LGBMRegressor
 
     shell = prepare_tree(LightGBMComponent, columns, frames, seed, n_jobs)

@@ -37,16 +37,6 @@ LIGHTGBM_PARAMS = {
     "colsample_bytree": 0.8,
     "verbose": -1,
 }
-# Default models have few events (Lending Club: ~400 defaults in 8,000 rows), so the binary model
-# grows smaller, more regularized trees: 3 x 5-fold OOF AUC +0.017 on Lending Club 2016, +0.001 on
-# German credit and Taiwan; grades and rates did worse with it (docs/experiments.md, round 7).
-LIGHTGBM_BINARY_PARAMS = {
-    **LIGHTGBM_PARAMS,
-    "num_leaves": 7,
-    "min_child_samples": 50,
-    "colsample_bytree": 0.5,
-    "reg_lambda": 5.0,
-}
 CATBOOST_PARAMS = {
     "iterations": 500,
     "depth": 6,
@@ -173,7 +163,7 @@ def fit_lightgbm(
     from lightgbm import LGBMClassifier
 
     out = prepare_tree(LightGBMComponent, columns, frames, seed, n_jobs)
-    clf = LGBMClassifier(**LIGHTGBM_BINARY_PARAMS, random_state=seed, n_jobs=n_jobs)
+    clf = LGBMClassifier(**LIGHTGBM_PARAMS, random_state=seed, n_jobs=n_jobs)
     clf.fit(out.matrix(*frames), y, categorical_feature=out.categorical_index or "auto")
     out.model = clf.booster_
     return out
