@@ -51,6 +51,13 @@ def group_labels(groups: pd.Series, name: str) -> tuple[pd.Series, list[str]]:
     return labels, [*order, MISSING]
 
 
+def group_masks(groups: pd.Series, name: str) -> list[tuple[str, np.ndarray]]:
+    """Each group's label and row mask, in display order, empty groups left out."""
+    labels, order = group_labels(groups, name)
+    g = labels.to_numpy()
+    return [(level, g == level) for level in order if (g == level).any()]
+
+
 def _rate(num: int, den: int) -> float | None:
     return num / den if den else None
 
@@ -64,15 +71,10 @@ def fairness_table(groups: pd.Series, y: Any, p: Any, threshold: float, name: st
     lab, prob = check_inputs(y, p)
     if len(groups) != lab.shape[0]:
         raise ValueError(f"groups has {len(groups)} values but y has {lab.shape[0]}")
-    labels, order = group_labels(groups, name)
-    g = labels.to_numpy()
     approved = prob < threshold
     rows = []
-    for level in order:
-        mask = g == level
+    for level, mask in group_masks(groups, name):
         n = int(mask.sum())
-        if n == 0:
-            continue
         y_g = lab[mask]
         goods = y_g == 0
         both = 0 < y_g.sum() < n
@@ -132,14 +134,9 @@ def outcome_fairness(
     else:
         guess, measure = out.argmax(axis=1).astype(np.float64), "accuracy"
     error = guess - actual if measure == "mean_error" else (guess == actual).astype(np.float64)
-    labels, order = group_labels(groups, name)
-    g = labels.to_numpy()
     rows = []
-    for level in order:
-        mask = g == level
+    for level, mask in group_masks(groups, name):
         n = int(mask.sum())
-        if n == 0:
-            continue
         row: dict[str, Any] = {"group": level, "n": n}
         if measure == "mean_error":
             row.update(actual=float(actual[mask].mean()), predicted=float(guess[mask].mean()))
