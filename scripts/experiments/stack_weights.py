@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from unittest.mock import patch
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -42,9 +43,8 @@ def stacks(name: str, parts: list[str], repeats: int, folds: int) -> dict[str, l
             pt = {p: m.predict_proba(x.iloc[test_idx]) for p, m in models.items()}
             scores = {p: pt[p] for p in parts}
             for weights, shrink in WEIGHTS:
-                if shrink:
-                    hybrid.SHRINK = shrink
-                stacker = hybrid.fit_stacker(np.zeros(len(valid)), pv, y[valid], parts, weights)
+                with patch.object(hybrid, "SHRINK", shrink or hybrid.SHRINK):
+                    stacker = hybrid.fit_stacker(np.zeros(len(valid)), pv, y[valid], parts, weights)
                 label = weights if shrink is None else f"{weights} {shrink:g}"
                 scores[label] = stacker.predict(np.zeros(len(test_idx)), pt)
             for label, s in scores.items():
@@ -61,11 +61,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args()
-    default = hybrid.SHRINK
     for name in args.recipes:
         for label, aucs in stacks(name, args.parts, args.repeats, args.folds).items():
             print(f"{name:16s} {label:12s} {np.mean(aucs):.4f} ± {np.std(aucs):.4f}", flush=True)
-        hybrid.SHRINK = default
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def fit_stacker(
     `equal`: their average, with one slope and intercept fitted (Platt) so the output is a PD.
     `shrunk`: a weight per part, pulled toward equal weights by an L2 penalty (`SHRINK`), so a
     ~150-row validation split stays near equal weights while thousands of rows can let a weak
-    part go (Taiwan: equal weights trail the best part by 0.015 AUC, docs/experiments.md).
+    part go (Taiwan: equal weights trail the best part by 0.014 AUC, docs/experiments.md).
     `fitted`: a free logistic regression on the parts. All three are one linear logistic model."""
     from sklearn.linear_model import LogisticRegression
 

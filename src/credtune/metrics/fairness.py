@@ -55,7 +55,8 @@ def group_masks(groups: pd.Series, name: str) -> list[tuple[str, np.ndarray]]:
     """Each group's label and row mask, in display order, empty groups left out."""
     labels, order = group_labels(groups, name)
     g = labels.to_numpy()
-    return [(level, g == level) for level in order if (g == level).any()]
+    masks = [(level, g == level) for level in order]
+    return [(level, mask) for level, mask in masks if mask.any()]
 
 
 def _rate(num: int, den: int) -> float | None:

@@ -161,9 +161,8 @@ def fairness_section(rep: Report, tables: list[dict[str, Any]]) -> None:
         rep.para(
             "Mean error = predicted minus actual (rate, or expected grade minus actual grade in grade "
             "steps, grades counted from 0): positive means the group is priced or graded worse than its "
-            "outcomes. z = Welch's z "
-            "of the group's mean error (accuracy, for unordered classes) against all other rows; groups "
-            "of 30+ rows with |z| >= 3 are flagged."
+            "outcomes. z = Welch's z of the group's mean error (accuracy, for unordered classes) against "
+            "all other rows; groups of 30+ rows with |z| >= 3 are flagged."
         )
         for t in tables:
             rep.para(f"{t['column']} (largest gap between groups: {fmt(t.get('max_gap'))})")
