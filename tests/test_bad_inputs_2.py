@@ -855,7 +855,7 @@ CASES = [
         "positive-equals-negative",
         recipe("validate", recipe={"data": {"negative": "bad"}}),
         2,
-        "data.positive and data.negative are both 'bad'; they must name the two different classes",
+        "data.positive and data.negative are both 'bad'",
     ),
     Case(
         "column-in-two-roles",

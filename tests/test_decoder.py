@@ -132,7 +132,7 @@ def test_train_decoder_with_lora_via_cli(tiny_llama: Path, tiny_overrides: list[
     result = run_cli(
         "train", str(RECIPES / "german_credit.yaml"), *overrides, f"model.name={tiny_llama}",
         "lora.r=4", "model.max_length=128", "baselines=[]", "model.hybrid=[]", "model.train_layers=null",
-        "distill=null", "-o", str(out),
+        "distill=null", "model.pooling=null", "-o", str(out),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
@@ -165,7 +165,8 @@ def test_smollm2_from_gguf_trains_with_lora_and_scores(tmp_path: Path) -> None:
         "train", str(RECIPES / "german_credit.yaml"), f"model.name={folder}", "lora.r=4",
         "data.sample=40", "model.max_length=96", "baselines=[]", "model.hybrid=[]", "train.max_steps=2",
         "train.per_device_train_batch_size=4", "train.per_device_eval_batch_size=8", "train.eval_strategy=no",
-        "train.save_strategy=no", "train.disable_tqdm=true", "-o", str(out),
+        "train.save_strategy=no", "train.disable_tqdm=true", "model.train_layers=null", "distill=null",
+        "model.pooling=null", "-o", str(out),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())

@@ -21,12 +21,15 @@ from credtune.training import build_trainer, encode, predict_margin, prepare_fro
 LABELS = ["good", "bad"]
 
 
-@pytest.fixture(scope="module")
-def setup(tiny_overrides: list[str], tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module", params=["null", "mean"], ids=["first-position", "mean-pooling"])
+def setup(request, tiny_overrides: list[str], tmp_path_factory: pytest.TempPathFactory):
+    """The tiny BERT with its top layer trained; with `model.pooling: mean` the frozen pooling
+    layer sits above it (the cached path then runs a trained layer and a frozen one)."""
     recipe = load_recipe(
         RECIPES / "german_credit.yaml",
-        [*tiny_overrides, "model.train_layers=1", "data.sample=200", "train.learning_rate=1e-3"],
-    )
+        [*tiny_overrides, "model.train_layers=1", "data.sample=200", "train.learning_rate=1e-3",
+         f"model.pooling={request.param}"],
+    )  # fmt: skip
     prep = prepare(recipe)
     tokenizer = load_tokenizer(recipe.model)
     encoded = encode(prep.table, prep.serializer, tokenizer, recipe.model.max_length)
@@ -53,7 +56,7 @@ def test_cached_top_matches_the_full_model(setup) -> None:
     after = dict(model.named_parameters())
     for name, old in before.items():
         moved = not torch.equal(old, after[name].detach())
-        bottom = "embeddings" in name or ".layer.0." in name
+        bottom = "embeddings" in name or ".layer.0." in name or ".layer.2." in name  # 2: pooling
         assert moved != bottom or name.endswith(("position_ids",)), name  # frozen stay, the rest train
     assert not any(
         m.p for n, m in model.named_modules() if isinstance(m, torch.nn.Dropout) and ".layer.0." in n
@@ -98,7 +101,7 @@ def test_head_only_trains_pooler_and_classifier(setup) -> None:
     model = load_model(recipe.model, LABELS, tokenizer, None, 0)
     head_only = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, train_layers=0))
     cache = prepare_frozen(head_only, model, encoded, tokenizer)
-    assert cache.n == 2  # every layer of the tiny BERT frozen and cached
+    assert cache.n == model.config.num_hidden_layers  # every layer of the tiny BERT frozen and cached
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert trainable and all(n.startswith(("bert.pooler.", "classifier.")) for n in trainable), trainable
 

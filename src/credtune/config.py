@@ -85,6 +85,7 @@ class ModelConfig:
     hybrid: list[str] = field(default_factory=list)  # baselines stacked with the transformer (shipped)
     hybrid_weights: str = "shrunk"  # weights pulled toward equal ones (or: equal, fitted)
     train_layers: int | None = None  # only the top k layers (+ head) train; those below are frozen, run once
+    pooling: str | None = None  # mean: the head reads the mean of the states (a frozen pooling layer)
 
 
 @dataclass
@@ -155,6 +156,7 @@ CHOICES = {
     "data.task": (None, "binary", "multiclass", "regression"),
     "model.quantization": (None, "4bit"),
     "model.blend": (None, "lightgbm"),
+    "model.pooling": (None, "mean"),
     "model.hybrid_weights": ("shrunk", "equal", "fitted"),
 }
 
@@ -359,10 +361,7 @@ def check_data_roles(data: DataConfig) -> None:
                     f"column '{name}' is listed as both data.{a} and data.{b}; give each column one role"
                 )
     if data.positive is not None and _class_key(data.positive) == _class_key(data.negative):
-        raise ConfigError(
-            f"data.positive and data.negative are both '{_class_key(data.positive)}'; "
-            "they must name the two different classes"
-        )
+        raise ConfigError(f"data.positive and data.negative are both '{_class_key(data.positive)}'")
     for name, parse in data.parse.items():
         try:
             check_parse(parse)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
+from .pooling import is_pooled
 
 log = logging.getLogger(__name__)
 STATES_KEY = "frozen_states"
@@ -51,14 +52,17 @@ def num_layers(model: Any) -> int:
 
 
 def frozen_count(model: Any, train_layers: int | None) -> int:
-    """How many bottom layers `model.train_layers` leaves frozen (0 when it is unset)."""
+    """How many bottom layers `model.train_layers` leaves frozen (0 when it is unset). The pooling
+    layer (`model.pooling: mean`) is not counted: it is always frozen, and cached when all are."""
     if train_layers is None:
         return 0
-    if not 0 <= train_layers <= num_layers(model):
+    pooled = int(is_pooled(model))
+    if not 0 <= train_layers <= num_layers(model) - pooled:
         raise ConfigError(
-            f"model.train_layers: {train_layers} is outside 0..{num_layers(model)} (the backbone's layer count)"
+            f"model.train_layers: {train_layers} is outside 0..{num_layers(model) - pooled} "
+            "(the backbone's layer count)"
         )
-    return num_layers(model) - train_layers
+    return num_layers(model) - (pooled + train_layers if train_layers else 0)
 
 
 def _layer_list(model: Any) -> Any:

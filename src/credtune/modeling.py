@@ -11,6 +11,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 
 from .config import LoraConfig, ModelConfig
 from .errors import ModelError
+from .pooling import add_mean_pooling, is_pooled, pooling_linear_names
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,8 @@ def load_model(
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     embed_added_tokens(model, tokenizer)
+    if cfg.pooling == "mean" or is_pooled(model):
+        add_mean_pooling(model)
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.config.use_cache = False
@@ -198,7 +201,8 @@ def add_lora(
     model: PreTrainedModel, lora: LoraConfig, quantized: bool = False, skip_layers: int = 0
 ) -> PreTrainedModel:
     """PEFT LoRA with task_type SEQ_CLS, which also trains and saves the classification head.
-    `skip_layers` bottom layers get no adapters (they stay frozen: `model.train_layers`)."""
+    `skip_layers` bottom layers get no adapters (they stay frozen: `model.train_layers`), nor does
+    the pooling layer (`model.pooling`)."""
     from peft import LoraConfig as PeftLoraConfig
     from peft import TaskType, get_peft_model, prepare_model_for_kbit_training
 
@@ -210,11 +214,14 @@ def add_lora(
     if absent:
         raise ModelError(f"lora.target_modules: {absent} not found in {model.config.model_type} layers")
     layers: dict[str, Any] = {}
+    # peft's `layers_to_transform` refuses "all-linear"; naming the frozen layers' modules works for both
+    excluded = pooling_linear_names(model)
     if skip_layers:
         from .frozen import bottom_linear_names
 
-        # peft's `layers_to_transform` refuses "all-linear"; naming the frozen layers' modules works for both
-        layers["exclude_modules"] = bottom_linear_names(model, skip_layers)
+        excluded += bottom_linear_names(model, skip_layers)
+    if excluded:
+        layers["exclude_modules"] = excluded
     config = PeftLoraConfig(
         task_type=TaskType.SEQ_CLS,
         r=lora.r,

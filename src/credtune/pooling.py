@@ -1,0 +1,81 @@
+"""Mean pooling as one more encoder layer (`model.pooling: mean`), so the model stays a plain BERT.
+
+all-MiniLM-L6-v2 was trained as a sentence encoder with mean pooling; a BERT sequence classifier
+reads the first position's state instead. On German credit, logistic regression on the frozen
+encoder's mean-pooled states scores 0.772 out-of-fold AUC against 0.758 on the first position's
+(docs/experiments.md, round 8). transformers has no mean-pooling option for BERT, and a custom
+head would break plain `from_pretrained` loading, so the pooling is written as weights of a layer
+appended to the encoder: its query is zero, so every position attends evenly to every unmasked
+position; its value is the identity, so the first position receives the mean of the states below;
+its output projection scales that mean by `SCALE`, so the residual first-position state counts
+for 1/1000 of it inside the LayerNorm; its feed-forward output is zero. The first position
+leaves the layer as LayerNorm(mean of the unpadded states), which the usual pooler and head read.
+The layer is frozen and its dropout off; `config.credtune_pooling` marks it, so a fine-tuned folder
+is never pooled twice.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+
+from .errors import ConfigError
+
+MARK = "credtune_pooling"
+SCALE = 1.0e3  # the residual enters the LayerNorm at 1/SCALE of the mean's weight; fp16 stays finite
+
+
+def is_pooled(model: Any) -> bool:
+    return getattr(model.config, MARK, None) == "mean"
+
+
+def _encoder_layers(model: Any) -> torch.nn.ModuleList:
+    encoder = getattr(model.base_model, "encoder", None)
+    layers = getattr(encoder, "layer", None)
+    if not isinstance(layers, torch.nn.ModuleList) or not len(layers):
+        raise ConfigError(
+            f"model.pooling: mean needs a BERT-style encoder, not a {model.config.model_type} model"
+        )
+    needed = ("attention.self.query", "attention.self.value", "attention.output.dense", "output.dense")
+    names = {name for name, _ in layers[-1].named_modules()}
+    if any(name not in names for name in needed) or getattr(model.config, "is_decoder", False):
+        raise ConfigError(
+            f"model.pooling: mean needs a BERT-style encoder, not a {model.config.model_type} model"
+        )
+    return layers
+
+
+def add_mean_pooling(model: Any) -> None:
+    """Append the pooling layer (once) and keep it frozen; a folder saved afterwards holds it."""
+    layers = _encoder_layers(model)
+    if not is_pooled(model):
+        layer = copy.deepcopy(layers[-1])
+        with torch.no_grad():
+            for param in layer.parameters():
+                param.zero_()
+            eye = torch.eye(model.config.hidden_size)
+            layer.attention.self.value.weight.copy_(eye)
+            layer.attention.output.dense.weight.copy_(eye * SCALE)
+            for norm in (layer.attention.output.LayerNorm, layer.output.LayerNorm):
+                norm.weight.fill_(1.0)
+        for module in layer.modules():
+            if hasattr(module, "layer_idx"):
+                module.layer_idx = len(layers)
+        layers.append(layer)
+        model.config.num_hidden_layers = len(layers)
+        setattr(model.config, MARK, "mean")
+    for param in layers[-1].parameters():
+        param.requires_grad = False
+    for module in layers[-1].modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+
+
+def pooling_linear_names(model: Any) -> list[str]:
+    """Full names of the pooling layer's linear modules (to keep LoRA out of them); [] unpooled."""
+    if not is_pooled(model):
+        return []
+    top = {id(m) for m in _encoder_layers(model)[-1].modules()}
+    return [name for name, m in model.named_modules() if id(m) in top and isinstance(m, torch.nn.Linear)]
