@@ -17,7 +17,7 @@ from credtune.config import LoraConfig, ModelConfig
 from credtune.errors import ConfigError
 from credtune.frozen import frozen_count
 from credtune.modeling import load_model, load_tokenizer
-from credtune.pooling import add_mean_pooling, is_pooled
+from credtune.pooling import add_mean_pooling, is_pooled, pooled_first
 
 LABELS = ["good", "bad"]
 TEXTS = [
@@ -45,6 +45,15 @@ def test_first_position_is_the_normalized_mean_of_the_unpadded_states(tiny_model
         first = model.bert(**batch).last_hidden_state[:, 0]
     np.testing.assert_allclose(first.numpy(), expected.numpy(), atol=0.02)
     assert model.config.num_hidden_layers == plain.config.num_hidden_layers + 1 and is_pooled(model)
+
+
+def test_the_first_position_alone_matches_the_full_pooling_layer(tiny_model: Path) -> None:
+    model = _pooled(tiny_model).eval()
+    batch = AutoTokenizer.from_pretrained(tiny_model)(TEXTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        out = model.bert(**batch, output_hidden_states=True)
+        first = pooled_first(model.bert.encoder.layer[-1], out.hidden_states[-2], batch["attention_mask"])
+    torch.testing.assert_close(first, out.last_hidden_state[:, :1], atol=1e-5, rtol=0)
 
 
 def test_pooling_layer_is_frozen_and_reloads_with_plain_from_pretrained(

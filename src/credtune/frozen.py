@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
-from .pooling import is_pooled
+from .pooling import is_pooled, pooled_first
 
 log = logging.getLogger(__name__)
 STATES_KEY = "frozen_states"
@@ -139,6 +139,7 @@ class FrozenCache:
         """Run the frozen bottom once over every row of `encoded` (sorted by length, so batches
         carry little padding); with no layer left to train, keep only the first position."""
         first_only = n == num_layers(model)
+        pool = first_only and is_pooled(model)  # the pooling layer is then run at the first position only
         base = backbone(model)
         holder, attr = _layers(base)
         layers = getattr(holder, attr)
@@ -150,7 +151,7 @@ class FrozenCache:
         states: list[torch.Tensor | None] = [None] * len(lengths)
         was_training = base.training
         base.eval()
-        setattr(holder, attr, layers[:n])
+        setattr(holder, attr, layers[: n - 1] if pool else layers[:n])
         try:
             order = np.argsort(lengths, kind="stable")
             for start in range(0, len(order), batch_size):
@@ -167,15 +168,14 @@ class FrozenCache:
                     if types is not None:
                         kwargs["token_type_ids"][i, : lengths[row]] = torch.tensor(types[int(row)])
                 device = next(base.parameters()).device
-                out = (
-                    base(
-                        input_ids=batch.to(device),
-                        attention_mask=mask.to(device),
-                        **{k: v.to(device) for k, v in kwargs.items()},
-                    )
-                    .last_hidden_state.float()
-                    .cpu()
-                )
+                out = base(
+                    input_ids=batch.to(device),
+                    attention_mask=mask.to(device),
+                    **{k: v.to(device) for k, v in kwargs.items()},
+                ).last_hidden_state
+                if pool:
+                    out = pooled_first(layers[n - 1], out, mask.to(device))
+                out = out.float().cpu()
                 for i, row in enumerate(rows):
                     states[int(row)] = out[i, : 1 if first_only else lengths[row]].clone()
         finally:

@@ -79,3 +79,15 @@ def pooling_linear_names(model: Any) -> list[str]:
         return []
     top = {id(m) for m in _encoder_layers(model)[-1].modules()}
     return [name for name, m in model.named_modules() if id(m) in top and isinstance(m, torch.nn.Linear)]
+
+
+@torch.no_grad()
+def pooled_first(layer: Any, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The pooling layer's output at the first position only, from the states below it: what the
+    head reads, without its attention and feed-forward run at every other position (the frozen
+    cache of `train_layers: 0` needs nothing else). Same modules, same numbers as the full layer."""
+    weights = mask.unsqueeze(-1).to(states.dtype)
+    values = layer.attention.self.value(states)
+    context = (values * weights).sum(1, keepdim=True) / weights.sum(1, keepdim=True)
+    attended = layer.attention.output(context, states[:, :1])
+    return layer.output(layer.intermediate(attended), attended)
