@@ -32,15 +32,15 @@ def is_pooled(model: Any) -> bool:
 
 
 def _encoder_layers(model: Any) -> torch.nn.ModuleList:
-    encoder = getattr(model.base_model, "encoder", None)
-    layers = getattr(encoder, "layer", None)
-    if not isinstance(layers, torch.nn.ModuleList) or not len(layers):
-        raise ConfigError(
-            f"model.pooling: mean needs a BERT-style encoder, not a {model.config.model_type} model"
-        )
-    needed = ("attention.self.query", "attention.self.value", "attention.output.dense", "output.dense")
-    names = {name for name, _ in layers[-1].named_modules()}
-    if any(name not in names for name in needed) or getattr(model.config, "is_decoder", False):
+    """The encoder's layers, when they are BERT's kind (BERT, RoBERTa, XLM-R, ELECTRA)."""
+    layers = getattr(getattr(model.base_model, "encoder", None), "layer", None)
+    needed = {"attention.self.query", "attention.self.value", "attention.output.dense", "output.dense"}
+    if (
+        not isinstance(layers, torch.nn.ModuleList)
+        or not len(layers)
+        or not needed <= {name for name, _ in layers[-1].named_modules()}
+        or getattr(model.config, "is_decoder", False)
+    ):
         raise ConfigError(
             f"model.pooling: mean needs a BERT-style encoder, not a {model.config.model_type} model"
         )
