@@ -62,7 +62,9 @@ def frozen_count(model: Any, train_layers: int | None) -> int:
             f"model.train_layers: {train_layers} is outside 0..{num_layers(model) - pooled} "
             "(the backbone's layer count)"
         )
-    return num_layers(model) - (pooled + train_layers if train_layers else 0)
+    if train_layers == 0:
+        return num_layers(model)  # every layer, the pooling layer too, frozen and cached
+    return num_layers(model) - pooled - train_layers
 
 
 def _layer_list(model: Any) -> Any:
@@ -89,10 +91,13 @@ def freeze_bottom(model: Any, n: int) -> None:
                 sub.p = 0.0
 
 
-def bottom_linear_names(model: Any, n: int) -> list[str]:
-    """Full names of the linear modules in the bottom `n` layers (to keep LoRA out of them)."""
-    bottom = {id(m) for layer in _layer_list(model)[:n] for m in layer.modules()}
-    return [name for name, m in model.named_modules() if id(m) in bottom and isinstance(m, torch.nn.Linear)]
+def frozen_linear_names(model: Any, n: int) -> list[str]:
+    """Full names of the linear modules in the bottom `n` layers and in the pooling layer
+    (`model.pooling: mean`), the layers that stay frozen: to keep LoRA out of them."""
+    layers = _layer_list(model)
+    frozen = [*layers[:n], *(layers[-1:] if is_pooled(model) else [])]
+    ids = {id(m) for layer in frozen for m in layer.modules()}
+    return [name for name, m in model.named_modules() if id(m) in ids and isinstance(m, torch.nn.Linear)]
 
 
 def can_cache(model: Any) -> bool:

@@ -11,7 +11,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 
 from .config import LoraConfig, ModelConfig
 from .errors import ModelError
-from .pooling import add_mean_pooling, is_pooled, pooling_linear_names
+from .pooling import add_mean_pooling, is_pooled
 
 log = logging.getLogger(__name__)
 
@@ -214,14 +214,11 @@ def add_lora(
     if absent:
         raise ModelError(f"lora.target_modules: {absent} not found in {model.config.model_type} layers")
     layers: dict[str, Any] = {}
-    # peft's `layers_to_transform` refuses "all-linear"; naming the frozen layers' modules works for both
-    excluded = pooling_linear_names(model)
-    if skip_layers:
-        from .frozen import bottom_linear_names
+    if skip_layers or is_pooled(model):
+        from .frozen import frozen_linear_names
 
-        excluded += bottom_linear_names(model, skip_layers)
-    if excluded:
-        layers["exclude_modules"] = excluded
+        # peft's `layers_to_transform` refuses "all-linear"; naming the frozen layers' modules works for both
+        layers["exclude_modules"] = frozen_linear_names(model, skip_layers)
     config = PeftLoraConfig(
         task_type=TaskType.SEQ_CLS,
         r=lora.r,

@@ -73,14 +73,6 @@ def add_mean_pooling(model: Any) -> None:
             module.p = 0.0
 
 
-def pooling_linear_names(model: Any) -> list[str]:
-    """Full names of the pooling layer's linear modules (to keep LoRA out of them); [] unpooled."""
-    if not is_pooled(model):
-        return []
-    top = {id(m) for m in _encoder_layers(model)[-1].modules()}
-    return [name for name, m in model.named_modules() if id(m) in top and isinstance(m, torch.nn.Linear)]
-
-
 @torch.no_grad()
 def pooled_first(layer: Any, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The pooling layer's output at the first position only, from the states below it: what the
