@@ -455,7 +455,7 @@ def formatted_read_as_numbers(tmp: Path, ctx: Ctx, result: subprocess.CompletedP
     assert "parsed as numbers: loan (money), rate (percent), issued (date:%d-%b-%y)" in result.stdout
     assert "left out as identifiers (a different value in every row): member_id" in result.stdout
     first = result.stdout.split("--- row 0 ", 1)[1].splitlines()[1]
-    assert first == "loan: 1000; rate: 5; issued: 19970101; purpose: car", first
+    assert first == "loan: 1000 (very low); rate: 5; issued: 19970101 (very low); purpose: car", first
 
 
 def money_kept_as_text(tmp: Path, ctx: Ctx, result: subprocess.CompletedProcess) -> None:
@@ -1106,7 +1106,7 @@ def test_api_applies_overrides_to_a_recipe_object(tmp_path: Path, tiny_model: Pa
     from credtune.api import preview
 
     text = preview(recipe, [f"model.name={tiny_model}", "serialize.template=list"], n=1)
-    assert "\n- months: 6\n" in text  # the override reached the serializer
+    assert "\n- months: 6 (very low)\n" in text  # the override reached the serializer
 
 
 @pytest.mark.parametrize(

@@ -108,3 +108,54 @@ def test_extends_keeps_parent_data_path_relative_to_parent(tmp_path):
     parent = load_recipe(RECIPES[0].parent / "german_credit.yaml")
     assert recipe.train == {**parent.train, "learning_rate": 1e-4} and recipe.serialize.numbers == "banded"
     assert recipe.name == "variant"
+
+
+def test_a_minimal_recipe_gets_the_measured_defaults(tmp_path: Path):
+    """What every shipped frozen recipe repeated is the default: the encoder frozen and run once,
+    the mean of its states, numbers with their bands, the larger step and more epochs of a head."""
+    recipe = recipe_from_dict(BASE)
+    assert (recipe.model.trained_layers(recipe.lora), recipe.model.pooling, recipe.serialize.numbers) == (
+        0,
+        "auto",
+        "banded",
+    )
+    args = training_arguments(recipe, tmp_path)
+    assert (args.learning_rate, args.num_train_epochs) == (1e-3, 10)
+    tuned = recipe_from_dict(BASE, ["train.learning_rate=3e-4"])
+    assert training_arguments(tuned, tmp_path).learning_rate == 3e-4
+    full = recipe_from_dict(BASE, ["model.train_layers=null"])
+    args = training_arguments(full, tmp_path)
+    assert (args.learning_rate, args.num_train_epochs) == (5e-5, 4)
+
+
+def test_lora_trains_every_layer_unless_told_otherwise():
+    for overrides, layers in ([[], 0], [["lora.r=4"], None], [["lora.r=4", "model.train_layers=2"], 2]):
+        recipe = recipe_from_dict(BASE, overrides)
+        assert recipe.model.trained_layers(recipe.lora) == layers
+    with pytest.raises(ConfigError, match="leaves no layer for LoRA"):
+        recipe_from_dict(BASE, ["lora.r=4", "model.train_layers=0"])
+    with pytest.raises(ConfigError, match="must be 0 or more, null or auto, got 'all'"):
+        recipe_from_dict(BASE, ["model.train_layers=all"])
+
+
+@pytest.mark.parametrize(
+    "task, overrides, expected",
+    [
+        ("binary", [], ["logistic", "lightgbm"]),
+        ("binary", ["baselines=[logistic, scorecard]"], ["logistic", "scorecard"]),
+        ("binary", ["baselines=[]"], []),
+        ("binary", ["model.hybrid=[]"], []),
+        ("binary", ["model.hybrid=[lightgbm]"], ["lightgbm"]),
+        ("multiclass", [], []),
+        ("regression", [], []),
+    ],
+)
+def test_the_default_hybrid_is_the_baselines_for_a_default_target(task, overrides, expected):
+    """`model.hybrid: null` (the default) ships the transformer stacked with every baseline when
+    the target is a default (binary) one, and the transformer alone otherwise."""
+    from credtune.targets import settle_task
+
+    raw = {"data": {"path": "x.csv", "target": "y"}}
+    recipe = recipe_from_dict(raw, overrides)
+    settle_task(recipe, task)
+    assert recipe.model.hybrid == expected

@@ -80,11 +80,11 @@ def test_synthetic_rows_mix_real_values_and_get_teacher_targets(german_train) ->
         ("distill.temperature=2", "unknown key 'distill.temperature'"),
         ("train_loss=weighted", "cannot be combined with train_loss: weighted"),
         ("model.train_layers=-1", "model.train_layers: must be 0 or more"),
-        ("lora.r=4", "leaves no layer for LoRA to adapt"),
+        ("lora.r=4 model.train_layers=0", "leaves no layer for LoRA to adapt"),
         ("distill.swap=0", "swap a share in"),
         ("distill.synthetic=-1", "synthetic must be 0 or more"),
     ],
 )
 def test_bad_distill_settings_are_refused(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
-        load_recipe(RECIPES / "german_credit.yaml", ["distill.weight=0.5", override])
+        load_recipe(RECIPES / "german_credit.yaml", ["distill.weight=0.5", *override.split()])

@@ -17,7 +17,7 @@ from credtune.config import LoraConfig, ModelConfig
 from credtune.errors import ConfigError
 from credtune.frozen import frozen_count
 from credtune.modeling import load_model, load_tokenizer
-from credtune.pooling import add_mean_pooling, is_pooled, pooled_first
+from credtune.pooling import add_mean_pooling, is_pooled, pooled_first, wants_mean
 
 LABELS = ["good", "bad"]
 TEXTS = [
@@ -100,6 +100,26 @@ def test_a_decoder_is_refused(tmp_path: Path) -> None:
                          num_attention_heads=2, num_key_value_heads=2, pad_token_id=0)  # fmt: skip
     with pytest.raises(ConfigError, match="model.pooling: mean needs a BERT-style encoder"):
         add_mean_pooling(LlamaForSequenceClassification(config))
+
+
+@pytest.mark.parametrize(
+    ("pooling", "train_layers", "expected"),
+    [("auto", 0, True), ("auto", 1, True), ("auto", None, False), (None, 0, False), ("mean", None, True)],
+)
+def test_auto_pooling_reads_the_mean_of_a_frozen_bert(
+    tiny_model: Path, pooling, train_layers, expected
+) -> None:
+    """`auto` (the default) pools where it was measured: a BERT-style encoder with frozen layers."""
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model)
+    assert wants_mean(model, pooling, train_layers) is expected
+
+
+def test_auto_pooling_leaves_a_decoder_alone() -> None:
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    config = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=2, pad_token_id=0)  # fmt: skip
+    assert not wants_mean(LlamaForSequenceClassification(config), "auto", 0)
 
 
 def test_train_and_score_with_mean_pooling_end_to_end(tiny_overrides: list[str], tmp_path: Path) -> None:

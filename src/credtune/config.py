@@ -16,14 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import ConfigError, did_you_mean
-from .recipe_files import find_recipe, parse_value, read_yaml
+from .recipe_files import dump_recipe, find_recipe, parse_value, read_yaml, resolve_data_path
 from .serialize import NUMBERS, TEMPLATES
-from .targets import check_task
+from .targets import settle_task
 
-__all__ = ["find_recipe", "load_recipe", "parse_value", "recipe_from_dict", "resolve_data_path"]
+__all__ = [
+    "dump_recipe",
+    "find_recipe",
+    "load_recipe",
+    "parse_value",
+    "recipe_from_dict",
+    "resolve_data_path",
+]
 
 
 @dataclass
@@ -69,7 +74,7 @@ class SerializeConfig:
     note_label: str = "notes"
     mask_pii: bool = False
     include_protected: bool = False
-    numbers: str = "plain"  # banded: "5951 (very high)"; quantiles: TabSTAR's decile text; magnitude: "[m8]"
+    numbers: str = "banded"  # "5951 (very high)"; plain; quantiles: TabSTAR's decile text; magnitude: "[m8]"
     notes_cut: str = "head"  # head_tail: a note over the budget keeps its start and its end
 
 
@@ -82,10 +87,17 @@ class ModelConfig:
     gradient_checkpointing: bool = False
     quantization: str | None = None
     blend: str | None = None
-    hybrid: list[str] = field(default_factory=list)  # baselines stacked with the transformer (shipped)
+    hybrid: list[str] | None = None  # stacked with the transformer and shipped; null: the baselines (binary)
     hybrid_weights: str = "shrunk"  # weights pulled toward equal ones (or: equal, fitted)
-    train_layers: int | None = None  # only the top k layers (+ head) train; those below are frozen, run once
-    pooling: str | None = None  # mean: the head reads the mean of the states (a frozen pooling layer)
+    train_layers: int | str | None = "auto"  # the top k layers (+ head) train, those below are frozen and
+    # run once; null: every layer; auto: 0, or null beside a lora section (LoRA needs layers to adapt)
+    pooling: str | None = "auto"  # mean: the head reads the mean of the states; auto: mean on a frozen BERT
+
+    def trained_layers(self, lora: LoraConfig | None) -> int | None:
+        """`train_layers` with `auto` settled: how many top layers train (None: all of them)."""
+        if self.train_layers == "auto":
+            return None if lora is not None else 0
+        return self.train_layers  # type: ignore[return-value]
 
 
 @dataclass
@@ -156,7 +168,7 @@ CHOICES = {
     "data.task": (None, "binary", "multiclass", "regression"),
     "model.quantization": (None, "4bit"),
     "model.blend": (None, "lightgbm"),
-    "model.pooling": (None, "mean"),
+    "model.pooling": ("auto", "mean", None),
     "model.hybrid_weights": ("shrunk", "equal", "fitted"),
 }
 
@@ -224,6 +236,8 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         if value is None and type(None) in options:
             return None
         inner = [o for o in options if o is not type(None)]
+        if isinstance(value, str) and str in inner:  # a word among numbers: `train_layers: auto`
+            return value
         return _coerce(inner[0], value, where)
     if dataclasses.is_dataclass(hint):
         return _build(hint, value if value is not None else {}, f"{where}.")
@@ -292,7 +306,7 @@ def _check(recipe: RecipeConfig) -> None:
     for name in recipe.baselines:
         if name not in BASELINES:
             raise ConfigError(f"baselines: unknown baseline '{name}'{did_you_mean(name, BASELINES)}")
-    for name in recipe.model.hybrid:
+    for name in recipe.model.hybrid or []:
         if name not in BASELINES:
             raise ConfigError(f"model.hybrid: unknown component '{name}'{did_you_mean(name, BASELINES)}")
         if name not in recipe.baselines:
@@ -301,10 +315,11 @@ def _check(recipe: RecipeConfig) -> None:
                 f"model.hybrid: '{name}' is not among the baselines ({shown}); a hybrid component "
                 "also runs as a baseline, so that its own figures are reported beside the hybrid's"
             )
-    if len(set(recipe.model.hybrid)) != len(recipe.model.hybrid):
+    if recipe.model.hybrid and len(set(recipe.model.hybrid)) != len(recipe.model.hybrid):
         raise ConfigError("model.hybrid: a component is listed twice")
-    if recipe.model.train_layers is not None and recipe.model.train_layers < 0:
-        raise ConfigError(f"model.train_layers: must be 0 or more, got {recipe.model.train_layers}")
+    layers = recipe.model.train_layers
+    if isinstance(layers, str) and layers != "auto" or isinstance(layers, int) and layers < 0:
+        raise ConfigError(f"model.train_layers: must be 0 or more, null or auto, got {layers!r}")
     if recipe.lora is not None and recipe.model.train_layers == 0:
         raise ConfigError(
             "lora: model.train_layers: 0 leaves no layer for LoRA to adapt; set model.train_layers "
@@ -313,7 +328,7 @@ def _check(recipe: RecipeConfig) -> None:
     if recipe.distill is not None:
         _check_distill(recipe)
     if recipe.data.task:
-        check_task(recipe, recipe.data.task)
+        settle_task(recipe, recipe.data.task)
 
 
 def _check_distill(recipe: RecipeConfig) -> None:
@@ -376,21 +391,6 @@ def _class_key(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip() or None
-
-
-def resolve_data_path(recipe: RecipeConfig) -> Path:
-    """Data paths in a recipe are relative to the recipe file, so recipes work from any folder."""
-    path = Path(recipe.data.path).expanduser()
-    return path if path.is_absolute() else Path(recipe.source_dir) / path
-
-
-def dump_recipe(recipe: RecipeConfig) -> str:
-    """The resolved recipe as YAML, its data path made absolute so the copy in a run folder
-    reloads from there (a relative path was relative to the original recipe's folder)."""
-    out = recipe.to_dict()
-    if recipe.data.path:
-        out["data"]["path"] = str(resolve_data_path(recipe).resolve())
-    return yaml.safe_dump(out, sort_keys=False)
 
 
 def build_section(cls: type, raw: Any, where: str = "") -> Any:

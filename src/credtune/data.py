@@ -24,7 +24,7 @@ from .files import read_table
 from .formats import is_nested, looks_formatted, parses_of, time_keys, typed_columns
 from .parsing import looks_like_id_name
 from .serialize import FieldSpec, Serializer, band_parts
-from .targets import LABEL, add_labels, check_task, label_key, stratify_on, target_scale
+from .targets import LABEL, add_labels, label_key, settle_task, stratify_on, target_scale
 
 __all__ = ["LABEL", "Prepared", "Target", "label_key", "load_labelled", "prepare"]
 
@@ -353,7 +353,7 @@ def prepare(recipe: RecipeConfig) -> Prepared:
     table, target = load_labelled(recipe.data, resolve_data_path(recipe), recipe.seed)
     if len(table) < 20:
         raise DataError(f"only {len(table)} labelled rows; too few to split and train on")
-    check_task(recipe, target.task)
+    settle_task(recipe, target.task)
     _check_width(table, recipe)
     splits = split_indices(table, recipe.data, recipe.seed, target.task)
     schema = build_schema(table, recipe.data, recipe.serialize, splits["train"], target)

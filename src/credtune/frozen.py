@@ -71,7 +71,10 @@ def _layer_list(model: Any) -> Any:
     """The `ModuleList` of transformer layers, or one clear line when the architecture hides it."""
     found = _layers(backbone(model))
     if found is None:
-        raise ConfigError(f"model.train_layers: cannot find the layers of a {model.config.model_type} model")
+        raise ConfigError(
+            f"model.train_layers: cannot find the layers of a {model.config.model_type} model; "
+            "set model.train_layers: null to train every layer"
+        )
     return getattr(*found)
 
 

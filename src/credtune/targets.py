@@ -205,9 +205,13 @@ def calibration_method(recipe: Any, task: str) -> str:
     return "linear" if task == "regression" else "temperature"
 
 
-def check_task(recipe: Any, task: str) -> None:
-    """Options that only mean something for a default model are refused on other target kinds
-    (with the recipe's declared task, and again once the data has told an inferred one)."""
+def settle_task(recipe: Any, task: str) -> None:
+    """Settle the recipe for its target kind (with the recipe's declared task, and again once the
+    data has told an inferred one): `model.hybrid: null` becomes the baselines for a default
+    (binary) target and nothing otherwise; options that only mean something for a default model
+    are refused on other target kinds."""
+    if recipe.model.hybrid is None:
+        recipe.model.hybrid = list(recipe.baselines) if task == "binary" else []
     if task == "binary":
         if recipe.data.ordered:
             raise ConfigError("data.ordered: ordered grades need data.task: multiclass")

@@ -44,6 +44,9 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "metric_for_best_model": "auc",
     "greater_is_better": True,
 }
+# With every layer frozen (`model.train_layers: 0`, the default) only the pooler and head train:
+# a larger step and more epochs, as every shipped frozen recipe measured (docs/experiments.md)
+FROZEN_DEFAULTS: dict[str, Any] = {"learning_rate": 1e-3, "num_train_epochs": 10}
 
 
 @lru_cache(maxsize=1)
@@ -66,8 +69,10 @@ def bf16_is_faster() -> bool:
 
 
 def training_arguments(recipe: RecipeConfig, output_dir: Path) -> TrainingArguments:
-    """TRAIN_DEFAULTS, then the recipe's `train:` section verbatim; unknown keys get a hint."""
-    return trainer_arguments({**TRAIN_DEFAULTS, "seed": recipe.seed, **recipe.train}, output_dir)
+    """TRAIN_DEFAULTS (FROZEN_DEFAULTS over them when only the head trains), then the recipe's
+    `train:` section verbatim; unknown keys get a hint."""
+    frozen = FROZEN_DEFAULTS if recipe.model.trained_layers(recipe.lora) == 0 else {}
+    return trainer_arguments({**TRAIN_DEFAULTS, **frozen, "seed": recipe.seed, **recipe.train}, output_dir)
 
 
 def trainer_arguments(values: dict[str, Any], output_dir: Path) -> TrainingArguments:
@@ -242,9 +247,10 @@ def prepare_frozen(recipe: RecipeConfig, model: Any, encoded: Any, tokenizer: An
     architecture cannot be cached (it is then frozen and run in full)."""
     from .frozen import FrozenCache, can_cache, freeze_bottom, frozen_count
 
-    if recipe.model.train_layers is None:
+    layers = recipe.model.trained_layers(recipe.lora)
+    if layers is None:
         return None
-    n = frozen_count(model, recipe.model.train_layers)
+    n = frozen_count(model, layers)
     freeze_bottom(model, n)
     if not n:
         return None  # every layer trains; only the embeddings are frozen

@@ -17,7 +17,7 @@ from .. import data as data_mod
 from ..config import RecipeConfig, resolve_data_path
 from ..distill import distilled_train_set
 from ..errors import DataError
-from ..targets import check_task, standardized, target_scale
+from ..targets import settle_task, standardized, target_scale
 from ..training import build_trainer, encode, predict_logits, prepare_frozen, training_arguments
 
 
@@ -37,7 +37,7 @@ class CvInputs:
 def prepare_inputs(recipe: RecipeConfig, folds: int, out_dir: Path, clear: bool) -> CvInputs:
     """Every check that can fail (data, `train:` keys, model folder) runs before an old folder is cleared."""
     table, target = data_mod.load_labelled(recipe.data, resolve_data_path(recipe), recipe.seed)
-    check_task(recipe, target.task)
+    settle_task(recipe, target.task)
     from ..pretrain_corpus import check_no_overlap  # a pretrained backbone must not have seen them
 
     check_no_overlap(recipe.model.name, table, "this cv evaluates")
