@@ -318,7 +318,7 @@ def _check(recipe: RecipeConfig) -> None:
     if recipe.model.hybrid and len(set(recipe.model.hybrid)) != len(recipe.model.hybrid):
         raise ConfigError("model.hybrid: a component is listed twice")
     layers = recipe.model.train_layers
-    if isinstance(layers, str) and layers != "auto" or isinstance(layers, int) and layers < 0:
+    if (isinstance(layers, str) and layers != "auto") or (isinstance(layers, int) and layers < 0):
         raise ConfigError(f"model.train_layers: must be 0 or more, null or auto, got {layers!r}")
     if recipe.lora is not None and recipe.model.train_layers == 0:
         raise ConfigError(
