@@ -7,7 +7,6 @@ no Trainer option is re-declared here.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import itertools
 import types
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, did_you_mean
-from .recipe_files import dump_recipe, find_recipe, parse_value, read_yaml, resolve_data_path
+from .recipe_files import apply_overrides, dump_recipe, find_recipe, parse_value, read_yaml, resolve_data_path
 from .serialize import NUMBERS, TEMPLATES
 from .targets import settle_task
 
@@ -191,29 +190,11 @@ def load_recipe(path: str | Path, overrides: list[str] | dict[str, Any] | None =
 def recipe_from_dict(
     raw: dict[str, Any], overrides: list[str] | dict[str, Any] | None = None
 ) -> RecipeConfig:
-    raw = copy.deepcopy(raw)
     if isinstance(overrides, dict):
         overrides = [f"{k}={v}" for k, v in overrides.items()] if overrides else []
-    for item in overrides or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"override '{item}' is not of the form key.sub=value")
-        _set_dotted(raw, key.strip(), parse_value(value))
-    recipe = _build(RecipeConfig, raw, "")
+    recipe = _build(RecipeConfig, apply_overrides(raw, overrides), "")
     _check(recipe)
     return recipe
-
-
-def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
-    *parents, last = key.split(".")
-    node = raw
-    for part in parents:
-        if node.get(part) is None:
-            node[part] = {}
-        node = node[part]
-        if not isinstance(node, dict):
-            raise ConfigError(f"override {key}: '{part}' is not a section")
-    node[last] = value
 
 
 def _build(cls: type, raw: Any, where: str) -> Any:

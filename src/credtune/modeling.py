@@ -133,7 +133,8 @@ def load_model(
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     embed_added_tokens(model, tokenizer)
-    if wants_mean(model, cfg.pooling, cfg.trained_layers(lora)):
+    trained = cfg.trained_layers(lora)
+    if wants_mean(model, cfg.pooling, trained):
         add_mean_pooling(model)
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
@@ -141,7 +142,7 @@ def load_model(
     if lora is not None:
         from .frozen import frozen_count
 
-        skip = frozen_count(model, cfg.trained_layers(lora))
+        skip = frozen_count(model, trained)
         model = add_lora(model, lora, quantized=cfg.quantization == "4bit", skip_layers=skip)
     return model
 

@@ -31,8 +31,8 @@ def is_pooled(model: Any) -> bool:
     return getattr(model.config, MARK, None) == "mean"
 
 
-def _encoder_layers(model: Any) -> torch.nn.ModuleList:
-    """The encoder's layers, when they are BERT's kind (BERT, RoBERTa, XLM-R, ELECTRA)."""
+def _bert_layers(model: Any) -> torch.nn.ModuleList | None:
+    """The encoder's layers when they are BERT's kind (BERT, RoBERTa, XLM-R, ELECTRA), else None."""
     layers = getattr(getattr(model.base_model, "encoder", None), "layer", None)
     needed = {"attention.self.query", "attention.self.value", "attention.output.dense", "output.dense"}
     if (
@@ -41,9 +41,7 @@ def _encoder_layers(model: Any) -> torch.nn.ModuleList:
         or not needed <= {name for name, _ in layers[-1].named_modules()}
         or getattr(model.config, "is_decoder", False)
     ):
-        raise ConfigError(
-            f"model.pooling: mean needs a BERT-style encoder, not a {model.config.model_type} model"
-        )
+        return None
     return layers
 
 
@@ -53,18 +51,16 @@ def wants_mean(model: Any, pooling: str | None, train_layers: int | None) -> boo
     with the top one trained), the model's own position otherwise. A pooled folder stays pooled."""
     if pooling == "mean" or is_pooled(model):
         return True
-    if pooling != "auto" or train_layers is None:
-        return False
-    try:
-        _encoder_layers(model)
-    except ConfigError:
-        return False
-    return True
+    return pooling == "auto" and train_layers is not None and _bert_layers(model) is not None
 
 
 def add_mean_pooling(model: Any) -> None:
     """Append the pooling layer (once) and keep it frozen; a folder saved afterwards holds it."""
-    layers = _encoder_layers(model)
+    layers = _bert_layers(model)
+    if layers is None:
+        raise ConfigError(
+            f"model.pooling: mean needs a BERT-style encoder, not a {model.config.model_type} model"
+        )
     if not is_pooled(model):
         layer = copy.deepcopy(layers[-1])
         with torch.no_grad():
