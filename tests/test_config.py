@@ -159,3 +159,35 @@ def test_the_default_hybrid_is_the_baselines_for_a_default_target(task, override
     recipe = recipe_from_dict(raw, overrides)
     settle_task(recipe, task)
     assert recipe.model.hybrid == expected
+
+
+FITS = "fits the head of a frozen encoder in closed form"
+TRAINS_HEAD = "trains the head on a frozen encoder at lr 0.001 for 10 epochs"
+HYBRID = "ships the hybrid of transformer, logistic, lightgbm"
+
+
+@pytest.mark.parametrize(
+    "task, overrides, expected",
+    [
+        ("binary", [], f"{FITS}; {HYBRID}"),
+        ("binary", ["model.hybrid=[]"], f"{FITS}; ships the transformer alone"),
+        ("binary", ["model.head=trained"], f"{TRAINS_HEAD}; {HYBRID}"),
+        ("binary", ["train_loss=weighted"], f"{TRAINS_HEAD}; {HYBRID}"),
+        ("multiclass", [], f"{TRAINS_HEAD}; ships the transformer alone"),
+        ("binary", ["model.train_layers=null"], f"trains every layer at lr 5e-05 for 4 epochs; {HYBRID}"),
+        (
+            "binary",
+            ["model.train_layers=2", "train.max_steps=30", "baselines=[scorecard]"],
+            "trains the top 2 layers at lr 5e-05 for 30 steps; ships the hybrid of transformer, scorecard",
+        ),
+        ("binary", ["lora.r=4", "train.learning_rate=5e-4"], f"trains LoRA (r=4) on every layer at lr 0.0005 for 4 epochs; {HYBRID}"),
+    ],
+)  # fmt: skip
+def test_validate_says_what_auto_and_the_defaults_will_train(task, overrides, expected):
+    """`credtune validate` states the plan with every `auto` settled, before anything is trained."""
+    from credtune.api import plan
+    from credtune.targets import settle_task
+
+    recipe = recipe_from_dict({"data": {"path": "x.csv", "target": "y"}}, overrides)
+    settle_task(recipe, task)
+    assert plan(recipe, task) == expected

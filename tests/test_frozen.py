@@ -28,7 +28,7 @@ def setup(request, tiny_overrides: list[str], tmp_path_factory: pytest.TempPathF
     recipe = load_recipe(
         RECIPES / "german_credit.yaml",
         [*tiny_overrides, "model.train_layers=1", "data.sample=200", "train.learning_rate=1e-3",
-         f"model.pooling={request.param}"],
+         f"model.pooling={request.param}", "train.bf16=false"],  # fp32 like the full model it is checked against
     )  # fmt: skip
     prep = prepare(recipe)
     tokenizer = load_tokenizer(recipe.model)

@@ -99,3 +99,27 @@ def test_validate_all_shipped_recipes():
     result = cli("validate", *[str(p) for p in sorted(RECIPES.glob("*.yaml"))])
     assert result.returncode == 0, result.stderr
     assert result.stdout.count(": ok (") == len(list(RECIPES.glob("*.yaml")))
+
+
+def test_saved_recipe_spells_out_what_ran(cli_run, tiny_overrides, tmp_path):
+    """recipe.yaml in a run folder holds each `auto` and default as this run used it (so a release
+    that changes a default still retrains the same model from it), and it trains the same way."""
+    from credtune import load_recipe
+    from credtune.training import train_settings, training_arguments
+
+    out, _ = cli_run
+    given = load_recipe("german_credit", tiny_overrides)
+    saved = load_recipe(out / "recipe.yaml")
+    settings = ("task", "train_layers", "pooling", "head")
+    assert [getattr(given.data if k == "task" else given.model, k) for k in settings] == [None, *["auto"] * 3]
+    assert [getattr(saved.data if k == "task" else saved.model, k) for k in settings] == [
+        "binary",
+        0,
+        "mean",
+        "fitted",
+    ]
+    assert saved.calibration == "temperature" and saved.model.hybrid == ["scorecard", "lightgbm"]
+    assert saved.train["learning_rate"] == 1e-3 and saved.train["max_steps"] == 6
+    assert train_settings(saved) == train_settings(given)
+    args = [training_arguments(r, tmp_path).to_dict() for r in (given, saved)]
+    assert args[0] == args[1]

@@ -19,7 +19,7 @@ from .config import RecipeConfig, load_recipe, recipe_from_dict, resolve_data_pa
 from .errors import ConfigError, CredtuneError
 from .files import check_not_input, output_lock
 from .runs import RunResult
-from .training import encode, training_arguments
+from .training import encode, train_settings, training_arguments
 
 log = logging.getLogger(__name__)
 __all__ = ["load_recipe", "train", "pretrain", "preview", "validate", "cross_validate", "evaluate_model"]
@@ -218,7 +218,28 @@ def validate(recipe: RecipeConfig | str | Path) -> str:
     training_arguments(recipe, Path("runs") / recipe.name / "checkpoints")
     sizes = ", ".join(f"{k} {len(v)}" for k, v in prep.splits.items())
     notes = "".join(f"; {line}" for line in read_as(prep.schema, recipe))
-    return f"ok ({len(prep.table)} rows: {sizes}; {len(prep.serializer.columns)} fields{notes})"
+    n = len(prep.serializer.columns)
+    fields = f"{n} field{'s' * (n != 1)}{notes}"
+    return f"ok ({len(prep.table)} rows: {sizes}; {fields}; {plan(recipe, prep.task)})"
+
+
+def plan(recipe: RecipeConfig, task: str) -> str:
+    """What a run will train and ship, each `auto` and default settled (`validate` says it; the
+    model is not loaded, so `model.head: auto` is read as if the encoder were BERT-style)."""
+    layers = recipe.model.trained_layers(recipe.lora)
+    what = {0: "the head on a frozen encoder", None: "every layer"}.get(layers, f"the top {layers} layers")
+    if recipe.lora is not None:
+        what = f"LoRA (r={recipe.lora.r}) on {what}"
+    settings = train_settings(recipe)
+    length = f"{settings['num_train_epochs']:g} epochs"
+    if settings.get("max_steps", -1) > 0:
+        length = f"{settings['max_steps']} steps"
+    parts = ", ".join(["transformer", *recipe.model.hybrid]) if recipe.model.hybrid else ""
+    ships = f"the hybrid of {parts}" if parts else "the transformer alone"
+    fitted = layers == 0 and task == "binary" and recipe.train_loss == "ce"
+    if recipe.model.head == "fitted" or (recipe.model.head == "auto" and fitted):
+        return f"fits the head of a frozen encoder in closed form; ships {ships}"
+    return f"trains {what} at lr {settings['learning_rate']:g} for {length}; ships {ships}"
 
 
 def cross_validate(

@@ -91,6 +91,8 @@ class ModelConfig:
     train_layers: int | str | None = "auto"  # the top k layers (+ head) train, those below are frozen and
     # run once; null: every layer; auto: 0, or null beside a lora section (LoRA needs layers to adapt)
     pooling: str | None = "auto"  # mean: the head reads the mean of the states; auto: mean on a frozen BERT
+    head: str = "auto"  # fitted: a linear head fitted in closed form on a frozen encoder (head.py); trained:
+    # by the Trainer; auto: fitted for a default target on a frozen BERT-style encoder, trained otherwise
 
     def trained_layers(self, lora: LoraConfig | None) -> int | None:
         """`train_layers` with `auto` settled: how many top layers train (None: all of them)."""
@@ -168,6 +170,7 @@ CHOICES = {
     "model.quantization": (None, "4bit"),
     "model.blend": (None, "lightgbm"),
     "model.pooling": ("auto", "mean", None),
+    "model.head": ("auto", "trained", "fitted"),
     "model.hybrid_weights": ("shrunk", "equal", "fitted"),
 }
 
@@ -305,6 +308,13 @@ def _check(recipe: RecipeConfig) -> None:
         raise ConfigError(
             "lora: model.train_layers: 0 leaves no layer for LoRA to adapt; set model.train_layers "
             "to 1 or more (null: every layer), or drop the lora section"
+        )
+    if recipe.model.head == "fitted" and (
+        recipe.model.trained_layers(recipe.lora) != 0 or recipe.train_loss != "ce"
+    ):
+        raise ConfigError(
+            "model.head: fitted fits the head of a frozen encoder; it needs model.train_layers: 0, no "
+            "lora section and train_loss: ce"
         )
     if recipe.distill is not None:
         _check_distill(recipe)

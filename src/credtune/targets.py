@@ -221,6 +221,7 @@ def settle_task(recipe: Any, task: str) -> None:
             "model.hybrid": bool(recipe.model.hybrid),
             "model.blend": recipe.model.blend is not None,
             "distill": recipe.distill is not None,
+            "model.head: fitted": recipe.model.head == "fitted",
             "train_loss: weighted": recipe.train_loss == "weighted",
             "baselines: scorecard": "scorecard" in recipe.baselines,
         }

@@ -68,11 +68,48 @@ def bf16_is_faster() -> bool:
     return timings[1] < 0.8 * timings[0]
 
 
-def training_arguments(recipe: RecipeConfig, output_dir: Path) -> TrainingArguments:
-    """TRAIN_DEFAULTS (FROZEN_DEFAULTS over them when only the head trains), then the recipe's
-    `train:` section verbatim; unknown keys get a hint."""
+def train_settings(recipe: RecipeConfig) -> dict[str, Any]:
+    """TRAIN_DEFAULTS, FROZEN_DEFAULTS over them when only the head trains, then the recipe's
+    `train:` section verbatim."""
     frozen = FROZEN_DEFAULTS if recipe.model.trained_layers(recipe.lora) == 0 else {}
-    return trainer_arguments({**TRAIN_DEFAULTS, **frozen, "seed": recipe.seed, **recipe.train}, output_dir)
+    return {**TRAIN_DEFAULTS, **frozen, **recipe.train}
+
+
+def training_arguments(recipe: RecipeConfig, output_dir: Path) -> TrainingArguments:
+    """The recipe's `train_settings` as `TrainingArguments`; unknown keys get a hint."""
+    return trainer_arguments({"seed": recipe.seed, **train_settings(recipe)}, output_dir)
+
+
+def fit_model(
+    trainer: Trainer, recipe: RecipeConfig, task: str, cache: Any, train_ds: Any, checkpoint: Any = None
+) -> None:
+    """Train: the HF Trainer, or the frozen encoder's head fitted in closed form (`model.head`)."""
+    from .head import fit_head, wants_fit
+
+    if wants_fit(recipe, trainer.model, task):
+        fit_head(trainer.model, cache, train_ds)
+    else:
+        trainer.train(resume_from_checkpoint=checkpoint)
+
+
+def settled(recipe: RecipeConfig, model: Any, task: str) -> RecipeConfig:
+    """The recipe as this run trained `model`, each `auto` and default spelled out (target kind,
+    layers trained, pooling, head, calibration, every `train:` value): the copy in a run folder then
+    retrains the same model after a release changes a default, and a reviewer reads what ran."""
+    from .head import wants_fit
+    from .pooling import is_pooled
+    from .targets import calibration_method
+
+    layers = recipe.model.trained_layers(recipe.lora)
+    pooling = "mean" if is_pooled(model) else None
+    head = "fitted" if wants_fit(recipe, model, task) else "trained"
+    return dataclasses.replace(
+        recipe,
+        data=dataclasses.replace(recipe.data, task=task),
+        model=dataclasses.replace(recipe.model, train_layers=layers, pooling=pooling, head=head),
+        calibration=calibration_method(recipe, task),
+        train=train_settings(recipe),
+    )
 
 
 def trainer_arguments(values: dict[str, Any], output_dir: Path) -> TrainingArguments:

@@ -18,7 +18,7 @@ from ..config import RecipeConfig, resolve_data_path
 from ..distill import distilled_train_set
 from ..errors import DataError
 from ..targets import settle_task, standardized, target_scale
-from ..training import build_trainer, encode, predict_logits, prepare_frozen, training_arguments
+from ..training import build_trainer, encode, fit_model, predict_logits, prepare_frozen, training_arguments
 
 
 @dataclass
@@ -100,7 +100,7 @@ def fit_transformer(
         frame = inputs.frame.iloc[fit_idx]
         train_ds, cache = distilled_train_set(recipe, train_ds, frame, inputs.prep, tokenizer, model, cache)
     trainer = build_trainer(recipe, model, tokenizer, args, train_ds, valid_ds, cache)
-    trainer.train()
+    fit_model(trainer, recipe, task, cache, train_ds)
     outputs = [predict_logits(trainer, encoded.select(idx)) for idx in predict]
     del trainer, model
     gc.collect()

@@ -25,11 +25,13 @@ from ..targets import standardized
 from ..training import (
     build_trainer,
     encode,
+    fit_model,
     gather_full_model,
     last_complete_checkpoint,
     predict_logits,
     prepare_frozen,
     report_cuts,
+    settled,
     token_stats,
     training_arguments,
 )
@@ -89,7 +91,7 @@ def train(
         log.warning("--resume: no complete checkpoint in %s, starting from scratch", run_dir / "checkpoints")
     elif checkpoint:
         log.info("--resume: continuing from %s", checkpoint)
-    trainer.train(resume_from_checkpoint=checkpoint)
+    fit_model(trainer, recipe, prep.task, cache, train_ds, checkpoint)
     train_seconds = time.time() - started
     # With the frozen layers cached, the training and validation rows' outputs (stability check,
     # calibration, threshold, stack weights) come from the cached states, the same model, instead of
@@ -227,7 +229,8 @@ def finish_run(
     shipped = CreditScorer(scorer.model, tokenizer, spec, card=card, hybrid=evaluation.hybrid)
     replace_folder(run_dir / "model", shipped.save_pretrained)
     shutil.rmtree(run_dir / ".gathered", ignore_errors=True)
-    (run_dir / "recipe.yaml").write_text(dump_recipe(recipe), encoding="utf-8")
+    ran = settled(recipe, scorer.model, prep.task)
+    (run_dir / "recipe.yaml").write_text(dump_recipe(ran), encoding="utf-8")
     write_report(run_dir, metrics, evaluation.arrays, title=f"credtune run: {recipe.name}")
     write_json_atomic(run_dir / DONE_MARKER, metrics)
     return metrics
