@@ -1,11 +1,12 @@
-"""`model.head: fitted`: with every layer frozen, the head fitted in closed form, not by SGD.
+"""`model.head`: with every layer frozen, a default model's head fitted in closed form, not by SGD.
 
 When no layer trains, each row reaches the head as one fixed vector (the cached state the pooler
 reads), so the head can be fitted as a linear model on the standardized vectors, its penalty chosen
 by cross-validation (a logistic regression on the labels; with `distill:`, a ridge regression on the
 log-odds of the soft targets, the teachers' PDs), instead of trained by AdamW for some epochs at
-some learning rate. Lab notebook, round 10: the same out-of-fold AUC as the trained head, with no
-learning rate or epochs to choose, the same model from the same rows, and a faster cv. The fit is
+some learning rate. Lab notebook, round 10: for the transformer alone, the same out-of-fold AUC as
+the trained head on German credit, +0.010 on Lending Club, +0.021 on Taiwan; no learning rate or
+epochs to choose, the same model from the same rows on any machine, a faster cv. The fit is
 written into the pooler and classifier weights (the pooler's tanh run in its near-linear range,
 which the fit already sees), so the model stays a plain BERT classifier that `from_pretrained`
 loads and the HF `Trainer` predicts with.
