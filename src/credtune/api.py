@@ -226,6 +226,10 @@ def validate(recipe: RecipeConfig | str | Path) -> str:
 def plan(recipe: RecipeConfig, task: str) -> str:
     """What a run will train and ship, each `auto` and default settled (`validate` says it; the
     model is not loaded, so `model.head: auto` is read as if the encoder were BERT-style)."""
+    parts = ", ".join(["transformer", *recipe.model.hybrid]) if recipe.model.hybrid else ""
+    ships = f"the hybrid of {parts}" if parts else "the transformer alone"
+    if recipe.fits_head(task):
+        return f"fits the head of a frozen encoder in closed form; ships {ships}"
     layers = recipe.model.trained_layers(recipe.lora)
     what = {0: "the head on a frozen encoder", None: "every layer"}.get(layers, f"the top {layers} layers")
     if recipe.lora is not None:
@@ -234,11 +238,6 @@ def plan(recipe: RecipeConfig, task: str) -> str:
     length = f"{settings['num_train_epochs']:g} epochs"
     if settings.get("max_steps", -1) > 0:
         length = f"{settings['max_steps']} steps"
-    parts = ", ".join(["transformer", *recipe.model.hybrid]) if recipe.model.hybrid else ""
-    ships = f"the hybrid of {parts}" if parts else "the transformer alone"
-    fitted = layers == 0 and task == "binary" and recipe.train_loss == "ce"
-    if recipe.model.head == "fitted" or (recipe.model.head == "auto" and fitted):
-        return f"fits the head of a frozen encoder in closed form; ships {ships}"
     return f"trains {what} at lr {settings['learning_rate']:g} for {length}; ships {ships}"
 
 

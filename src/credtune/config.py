@@ -159,6 +159,13 @@ class RecipeConfig:
         out.pop("source_dir")
         return out
 
+    def fits_head(self, task: str) -> bool:
+        """`model.head` as far as the recipe settles it: `fitted`, or `auto` for a default target
+        with cross-entropy on a frozen encoder (`head.wants_fit` adds the model's own part)."""
+        if self.model.head != "auto":
+            return self.model.head == "fitted"
+        return self.model.trained_layers(self.lora) == 0 and task == "binary" and self.train_loss == "ce"
+
 
 CHOICES = {
     "serialize.template": tuple(TEMPLATES),

@@ -45,12 +45,9 @@ def can_fit(model: Any) -> bool:
 
 
 def wants_fit(recipe: Any, model: Any, task: str) -> bool:
-    """`model.head` settled: `auto` fits the head of a default model (cross-entropy on the labels or
-    the teachers' PDs) whose layers are all frozen, on a BERT-style classifier; `fitted` always."""
-    if recipe.model.head != "auto":
-        return recipe.model.head == "fitted"
-    frozen = recipe.model.trained_layers(recipe.lora) == 0
-    return frozen and task == "binary" and recipe.train_loss == "ce" and can_fit(model)
+    """`model.head` settled: `fitted` always (`fit_head` refuses a model it cannot fit); `auto` where
+    the recipe allows it (`RecipeConfig.fits_head`) and the model is a BERT-style classifier."""
+    return recipe.fits_head(task) and (recipe.model.head == "fitted" or can_fit(model))
 
 
 def fit_head(model: Any, cache: Any, train_ds: Any) -> dict[str, Any]:
