@@ -35,7 +35,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pooling_probe import features, probe_fold  # noqa: E402
+from pooling_probe import features, print_summary, probe_fold, record_repeat  # noqa: E402
 
 from credtune.config import DistillConfig, load_recipe  # noqa: E402
 from credtune.data import prepare  # noqa: E402
@@ -93,12 +93,8 @@ def main(recipe_name: str) -> None:
             oof["teachers, soft"][test] = soft_logistic(x_fit, teacher, y[fit], x_test)
             teachers = fit_components(list(cfg.teachers), frame.iloc[fit], y[fit], prep, random_state)
             oof["the teachers themselves"][test] = ensemble_pd(list(teachers.values()), frame.iloc[test])
-        for name in names:
-            aucs[name].append(roc_auc_score(y, oof[name]))
-        print(f"  repeat {random_state}: " + ", ".join(f"{n} {aucs[n][-1]:.4f}" for n in names), flush=True)
-    for name in names:
-        print(f"{name:24s} {np.mean(aucs[name]):.4f} ± {np.std(aucs[name]):.4f}")
-    print(f"({time.perf_counter() - started:.0f} s)")
+        record_repeat(aucs, oof, y, random_state)
+    print_summary(aucs, time.perf_counter() - started)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,20 @@ def probe_fold(x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.ndarray) -> np.n
     return clf.fit(x_fit, y_fit).predict_proba(x_test)[:, 1]
 
 
+def record_repeat(aucs: dict[str, list[float]], oof: dict[str, np.ndarray], y: np.ndarray, seed: int) -> None:
+    """Each arm's pooled out-of-fold AUC of one repeat, kept in `aucs` and printed."""
+    for name, scores in oof.items():
+        aucs[name].append(roc_auc_score(y, scores))
+    print(f"  repeat {seed}: " + ", ".join(f"{n} {a[-1]:.4f}" for n, a in aucs.items()), flush=True)
+
+
+def print_summary(aucs: dict[str, list[float]], seconds: float) -> None:
+    width = max(map(len, aucs)) + 2
+    for name, values in aucs.items():
+        print(f"{name:{width}s} {np.mean(values):.4f} ± {np.std(values):.4f}")
+    print(f"({seconds:.0f} s)")
+
+
 def probe(x: np.ndarray, y: np.ndarray) -> list[float]:
     aucs = []
     for random_state in (42, 43, 44):

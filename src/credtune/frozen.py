@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
+from .inference import bound_heap
 from .pooling import is_pooled, pooled_first
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ class FrozenCache:
     def build(cls, model: Any, encoded: Any, n: int, pad_id: int, batch_size: int = 64) -> FrozenCache:
         """Run the frozen bottom once over every row of `encoded` (sorted by length, so batches
         carry little padding); with no layer left to train, keep only the first position."""
+        bound_heap()  # rows of every length, longer and longer: keep the heap from growing with them
         first_only = n == num_layers(model)
         pool = first_only and is_pooled(model)  # the pooling layer is then run at the first position only
         base = backbone(model)

@@ -7,6 +7,7 @@ order. Tokens are made a window at a time: token lists of a whole 10,000-row chu
 
 from __future__ import annotations
 
+import ctypes
 import os
 from typing import Any
 
@@ -64,6 +65,21 @@ def _window(
             logits = model(**{k: torch.from_numpy(v).to(device) for k, v in batch.items()}).logits
             out[idx] = logits.float().cpu().numpy()
     return out
+
+
+def bound_heap() -> None:
+    """Have glibc hand large freed buffers back to the system at once.
+
+    Its mmap threshold otherwise rises to the largest buffer freed (up to 32 MB), and batches of
+    ever wider rows, each a little larger than the last, then grow the heap at every step: the
+    frozen encoder's pass over Lending Club's 9,857 rows peaked at 3.5 GB of RSS to keep 15 MB of
+    states. A fixed threshold (glibc's own default, 128 KB) keeps it flat. Process-wide; a no-op
+    where the C library is not glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD; setting it stops the dynamic rise
+    except (OSError, AttributeError):
+        pass
 
 
 def set_threads(torch: Any) -> None:

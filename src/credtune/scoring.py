@@ -22,7 +22,7 @@ from huggingface_hub import ModelHubMixin
 
 from .contract import ModelSpec, load_spec
 from .errors import DataError, ModelError
-from .inference import binary_margin, set_threads
+from .inference import binary_margin, bound_heap, set_threads
 from .model_folder import check_labels, check_links, resolve_model_folder
 from .parsing import NotParsed, TooBig, parse_value
 
@@ -68,6 +68,7 @@ class CreditScorer(
         self._note_chars = (spec.max_length + 1) * 64  # far beyond what the token budget keeps
         self._reported_extra = False
         set_threads(torch)
+        bound_heap()
 
     @classmethod
     def from_pretrained(
