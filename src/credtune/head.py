@@ -15,6 +15,7 @@ loads and the HF `Trainer` predicts with.
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 import numpy as np
@@ -65,10 +66,15 @@ def fit_head(model: Any, cache: Any, train_ds: Any) -> dict[str, Any]:
     if np.isin(target, (0.0, 1.0)).all():
         from sklearn.linear_model import LogisticRegressionCV
 
-        fit = LogisticRegressionCV(Cs=CS, cv=3, scoring="roc_auc", max_iter=3000).fit(
-            features, target.astype(int)
-        )
-        weight, bias, chosen = fit.coef_[0], float(fit.intercept_[0]), {"C": float(fit.C_[0])}
+        # scikit-learn 1.9 warns of 1.10's defaults: l1_ratios (0.0,), the L2 penalty used here,
+        # and simpler fitted attributes, which read the same raveled
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn.linear_model")
+            fit = LogisticRegressionCV(Cs=CS, cv=3, scoring="roc_auc", max_iter=3000).fit(
+                features, target.astype(int)
+            )
+        weight, bias = np.ravel(fit.coef_), float(np.ravel(fit.intercept_)[0])
+        chosen = {"C": float(np.ravel(fit.C_)[0])}
     else:
         from sklearn.linear_model import RidgeCV
 
