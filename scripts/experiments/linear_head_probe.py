@@ -24,21 +24,18 @@ from __future__ import annotations
 
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pooling_probe import features, print_summary, probe_fold, record_repeat  # noqa: E402
+from pooling_probe import features, print_summary, probe_fold, probe_table, record_repeat  # noqa: E402
 
-from credtune.config import DistillConfig, load_recipe  # noqa: E402
-from credtune.data import prepare  # noqa: E402
+from credtune.config import DistillConfig  # noqa: E402
 from credtune.distill import ensemble_pd, teacher_targets  # noqa: E402
 from credtune.evaluation import fit_components  # noqa: E402
 from credtune.metrics import logit  # noqa: E402
@@ -68,12 +65,7 @@ def soft_logistic(x_fit: np.ndarray, pd_fit: np.ndarray, y_fit: np.ndarray, x_te
 
 
 def main(recipe_name: str) -> None:
-    warnings.filterwarnings("ignore")
-    torch.set_num_threads(2)
-    recipe = load_recipe(recipe_name)
-    prep = prepare(recipe)
-    frame = prep.table.to_pandas()
-    y = frame["labels"].to_numpy(dtype=int)
+    recipe, prep, frame, y = probe_table(recipe_name)
     started = time.perf_counter()
     x = features([prep.serializer(row) for row in prep.table])["mean, layer 6"]
     print(f"{recipe_name}: {len(y)} rows, encoded in {time.perf_counter() - started:.0f} s", flush=True)

@@ -16,8 +16,10 @@ import importlib.resources
 import sys
 import time
 import warnings
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.metrics import roc_auc_score
@@ -54,6 +56,21 @@ def probe_fold(x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.ndarray) -> np.n
         LogisticRegressionCV(Cs=np.logspace(-4, 0, 9), cv=3, scoring="roc_auc", max_iter=3000),
     )
     return clf.fit(x_fit, y_fit).predict_proba(x_test)[:, 1]
+
+
+def probe_table(recipe_name: str) -> tuple[Any, Any, pd.DataFrame, np.ndarray]:
+    """The recipe, its prepared table, the table as a frame and its 0/1 labels (2 threads, quiet)."""
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(2)
+    recipe = load_recipe(recipe_name)
+    prep = prepare(recipe)
+    frame = prep.table.to_pandas()
+    return recipe, prep, frame, frame["labels"].to_numpy(dtype=int)
+
+
+def top_layer(names: Any) -> int:
+    """The highest layer among `features`' "mean, layer k" keys."""
+    return max(int(name.rsplit(" ", 1)[1]) for name in names if name.startswith("mean"))
 
 
 def record_repeat(aucs: dict[str, list[float]], oof: dict[str, np.ndarray], y: np.ndarray, seed: int) -> None:

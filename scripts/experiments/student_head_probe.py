@@ -29,26 +29,23 @@ from __future__ import annotations
 
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pooling_probe import features, print_summary, record_repeat  # noqa: E402
+from pooling_probe import features, print_summary, probe_table, record_repeat, top_layer  # noqa: E402
 
-from credtune.config import DistillConfig, load_recipe  # noqa: E402
-from credtune.data import prepare  # noqa: E402
+from credtune.config import DistillConfig  # noqa: E402
 from credtune.distill import ensemble_pd, teacher_targets  # noqa: E402
 from credtune.evaluation import fit_components  # noqa: E402
+from credtune.head import ALPHAS  # noqa: E402
 from credtune.metrics import logit  # noqa: E402
 
-ALPHAS = np.logspace(-1, 5, 13)
 SYNTHETIC = 4
 
 
@@ -69,16 +66,11 @@ def kernel_ridge(x_fit: np.ndarray, t_fit: np.ndarray, x_test: np.ndarray) -> np
 
 
 def main(recipe_name: str, layers_only: bool = False) -> None:
-    warnings.filterwarnings("ignore")
-    torch.set_num_threads(2)
-    recipe = load_recipe(recipe_name)
-    prep = prepare(recipe)
-    frame = prep.table.to_pandas()
-    y = frame["labels"].to_numpy(dtype=int)
+    recipe, prep, frame, y = probe_table(recipe_name)
     started = time.perf_counter()
     layers = features([prep.serializer(row) for row in prep.table])
     print(f"{recipe_name}: {len(y)} rows, encoded in {time.perf_counter() - started:.0f} s", flush=True)
-    top = max(int(name.rsplit(" ", 1)[1]) for name in layers if name.startswith("mean"))
+    top = top_layer(layers)
     cfg = recipe.distill or DistillConfig(weight=1.0, folds=3)
     cfg = DistillConfig(
         teachers=cfg.teachers, weight=1.0, folds=cfg.folds, synthetic=0 if layers_only else SYNTHETIC

@@ -26,19 +26,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pooling_probe import features, print_summary, probe_fold, record_repeat  # noqa: E402
+from pooling_probe import features, print_summary, probe_fold, probe_table, record_repeat, top_layer  # noqa: E402
 from student_head_probe import ridge  # noqa: E402
 
-from credtune.config import DistillConfig, load_recipe  # noqa: E402
-from credtune.data import prepare  # noqa: E402
+from credtune.config import DistillConfig  # noqa: E402
 from credtune.distill import ensemble_pd, teacher_targets  # noqa: E402
 from credtune.evaluation import fit_components  # noqa: E402
 from credtune.metrics import logit  # noqa: E402
@@ -65,15 +62,10 @@ def main() -> None:
     parser.add_argument("recipe")
     parser.add_argument("--features", type=Path, required=True)
     cli = parser.parse_args()
-    warnings.filterwarnings("ignore")
-    torch.set_num_threads(2)
-    recipe = load_recipe(cli.recipe)
-    prep = prepare(recipe)
-    frame = prep.table.to_pandas()
-    y = frame["labels"].to_numpy(dtype=int)
+    recipe, prep, frame, y = probe_table(cli.recipe)
     started = time.perf_counter()
     means = layer_means(prep, cli.features)
-    top = max(int(name.rsplit(" ", 1)[1]) for name in means)
+    top = top_layer(means)
     print(f"{cli.recipe}: {len(y)} rows, features ready in {time.perf_counter() - started:.0f} s", flush=True)
     views = {
         "top layer": means[f"mean, layer {top}"],
