@@ -363,6 +363,12 @@ CASES = [
         "unknown key 'serialize.templete' (did you mean 'template'?)",
     ),
     Case(
+        "baseline-param-misspelled",
+        setup(recipe={"baselines": ["lightgbm"], "baseline_params": {"lightgbm": {"num_leave": 7}}}),
+        2,
+        "has no argument 'num_leave' (did you mean 'num_leaves'?)",
+    ),
+    Case(
         "unknown-choice",
         setup(args=("serialize.template=compat",)),
         2,
@@ -520,7 +526,9 @@ def test_bad_input(case: Case, tmp_path: Path, tiny_model: Path, tiny_overrides:
         case.check(tmp_path, result.stdout)
 
 
-@pytest.mark.parametrize("case_id", ["target-misspelled", "unknown-recipe-key", "finished-run-exists"])
+@pytest.mark.parametrize(
+    "case_id", ["target-misspelled", "unknown-recipe-key", "baseline-param-misspelled", "finished-run-exists"]
+)
 def test_refusals_need_no_torch(case_id: str, tmp_path: Path) -> None:
     """In a fresh interpreter, a recipe, data or run-folder mistake is reported before torch,
     transformers or accelerate are imported: about a second, not the ~8 s those imports cost."""

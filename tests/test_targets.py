@@ -119,3 +119,27 @@ def test_shipped_split_column_is_used_and_never_serialized(tmp_path):
     frame.to_csv(path, index=False)
     with pytest.raises(DataError, match="train, valid or test"):
         data_mod.prepare(recipe)
+
+
+@pytest.mark.parametrize(
+    "task, calibration, head, method",
+    [
+        ("binary", "auto", "fitted", "none"),  # a closed-form head outputs log-odds already
+        ("binary", "auto", "trained", "temperature"),
+        ("binary", "auto", "auto", "temperature"),  # not yet settled against the model
+        ("binary", "platt", "fitted", "platt"),  # the recipe's own choice stands
+        ("multiclass", "auto", "trained", "temperature"),
+        ("regression", "auto", "trained", "linear"),
+    ],
+)
+def test_calibration_auto_follows_the_head(task, calibration, head, method):
+    from credtune.targets import calibration_method
+
+    recipe = recipe_from_dict(
+        {
+            "data": {"path": "x.csv", "target": "y", "task": task},
+            "calibration": calibration,
+            "model": {"head": head},
+        }
+    )
+    assert calibration_method(recipe, task) == method

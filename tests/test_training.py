@@ -118,7 +118,7 @@ def test_saved_recipe_spells_out_what_ran(cli_run, tiny_overrides, tmp_path):
         "mean",
         "fitted",
     ]
-    assert saved.calibration == "temperature" and saved.model.hybrid == ["scorecard", "lightgbm"]
+    assert saved.calibration == "none" and saved.model.hybrid == ["scorecard", "lightgbm"]  # fitted head
     assert saved.train["learning_rate"] == 1e-3 and saved.train["max_steps"] == 6
     assert train_settings(saved) == train_settings(given)
     args = [training_arguments(r, tmp_path).to_dict() for r in (given, saved)]

@@ -36,6 +36,10 @@ def _recipe(recipe: RecipeConfig | str | Path, overrides: list[str] | None = Non
     else:
         recipe = load_recipe(recipe, overrides)
     check_max_length(recipe)
+    if recipe.baseline_params:
+        from .baselines.registry import check_recipe_params
+
+        check_recipe_params(recipe, recipe.data.task)
     return recipe
 
 

@@ -147,10 +147,13 @@ class RecipeConfig:
     train: dict[str, Any] = field(default_factory=dict)
     seed: int = 42
     train_loss: str = "ce"
-    calibration: str = "auto"  # auto: temperature for classes, linear for a regression target
+    calibration: str = "auto"  # auto: none after a fitted head, else temperature; linear for numbers
     points: PointsConfig = field(default_factory=PointsConfig)
     decision: DecisionConfig = field(default_factory=DecisionConfig)
     baselines: list[str] = field(default_factory=lambda: ["logistic", "lightgbm"])
+    baseline_params: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # name -> its estimator's arguments
     name: str = "run"
     source_dir: str = "."
 

@@ -51,9 +51,12 @@ def mix_rows(
     return out
 
 
-def teacher_targets(cfg: DistillConfig, frame: pd.DataFrame, y: np.ndarray, prep: Any, seed: int) -> Targets:
+def teacher_targets(
+    cfg: DistillConfig, frame: pd.DataFrame, y: np.ndarray, prep: Any, seed: int, params: dict | None = None
+) -> Targets:
     """Cross-fitted teacher PD (the teachers' log-odds averaged) for every row of `frame`, and
-    for `cfg.synthetic` new rows per row; soft labels mix the PD with the label."""
+    for `cfg.synthetic` new rows per row; soft labels mix the PD with the label. `params`: the
+    recipe's `baseline_params`, so a teacher is the baseline the run reports."""
     from sklearn.model_selection import StratifiedKFold
 
     from .evaluation import fit_components
@@ -70,7 +73,7 @@ def teacher_targets(cfg: DistillConfig, frame: pd.DataFrame, y: np.ndarray, prep
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fit_idx, held_idx in splitter.split(np.zeros(len(y)), y):
         teachers = list(
-            fit_components(list(cfg.teachers), frame.iloc[fit_idx], y[fit_idx], prep, seed).values()
+            fit_components(list(cfg.teachers), frame.iloc[fit_idx], y[fit_idx], prep, seed, params).values()
         )
         teacher[held_idx] = ensemble_pd(teachers, frame.iloc[held_idx])
         if synthetic is not None:
@@ -104,7 +107,7 @@ def distilled_train_set(
     from .training import encode, model_inputs
 
     y = frame["labels"].to_numpy(dtype=int)
-    targets = teacher_targets(recipe.distill, frame, y, prep, recipe.seed)
+    targets = teacher_targets(recipe.distill, frame, y, prep, recipe.seed, recipe.baseline_params)
     train_ds = with_soft_labels(train_ds, targets.soft)
     if targets.synthetic is None:
         return train_ds, cache

@@ -122,7 +122,10 @@ def evaluate_run(
 
     names = list(dict.fromkeys([*recipe.baselines, *recipe.model.hybrid]))
     if components is None:
-        components = fit_components(names, frames["train"], y["train"], prep, recipe.seed) if names else {}
+        params = recipe.baseline_params
+        components = (
+            fit_components(names, frames["train"], y["train"], prep, recipe.seed, params) if names else {}
+        )
     base = {split: {n: c.predict_proba(frames[split]) for n, c in components.items()} for split in frames}
     models: dict[str, np.ndarray] = {"transformer": pds["test"]}
     models.update({name: base["test"][name] for name in recipe.baselines})
@@ -181,15 +184,29 @@ def stack_hybrid(recipe: RecipeConfig, components: dict, base: dict, margins: di
     return hybrid, pds
 
 
-def fit_components(names: list[str], train: pd.DataFrame, y: np.ndarray, prep: Any, seed: int) -> dict:
-    """The named baselines fitted on the training rows with the transformer's own fields, notes too."""
+def fit_components(
+    names: list[str], train: pd.DataFrame, y: np.ndarray, prep: Any, seed: int, params: dict | None = None
+) -> dict:
+    """The named baselines fitted on the training rows with the transformer's own fields, notes
+    too; `params`: a recipe's `baseline_params` (name -> its estimator's arguments)."""
     from .baselines import default_threads, fit_component
 
     text = [f.name for f in prep.serializer.fields if f.kind == "text"]
     threads = default_threads(len(train))
     kind = {"task": prep.task, "n_classes": len(prep.schema["label_names"])} if prep.task != "binary" else {}
     return {
-        name: fit_component(name, train, y, prep.numeric, prep.categorical, text, seed, threads, **kind)
+        name: fit_component(
+            name,
+            train,
+            y,
+            prep.numeric,
+            prep.categorical,
+            text,
+            seed,
+            threads,
+            **kind,
+            params=(params or {}).get(name),
+        )
         for name in names
     }
 

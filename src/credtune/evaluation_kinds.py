@@ -82,7 +82,9 @@ def evaluate_kind_run(
     scale = prep.schema.get("target_scale")
     calibrator, out, raw = calibrated_outputs(task, method, logits, y["valid"], scale)
     if components is None:
-        components = fit_components(list(recipe.baselines), frames["train"], y["train"], prep, recipe.seed)
+        components = fit_components(
+            list(recipe.baselines), frames["train"], y["train"], prep, recipe.seed, recipe.baseline_params
+        )
     models: dict[str, np.ndarray] = {"transformer": out["test"]}
     models.update({name: components[name].predict(frames["test"]) for name in recipe.baselines})
     groups = protected_groups(frames["test"], recipe.data.protected)

@@ -199,10 +199,16 @@ CALIBRATIONS = {
 
 
 def calibration_method(recipe: Any, task: str) -> str:
-    """The recipe's calibration with `auto` resolved: temperature for classes, linear for numbers."""
+    """The recipe's calibration with `auto` resolved: linear for numbers; for a default model none
+    when its head is fitted in closed form (`model.head: fitted`, as `training.settled` spells out
+    `auto`): a logistic regression, or a ridge regression onto the teachers' cross-fitted log-odds,
+    already outputs log-odds, and a temperature fitted on ~150 validation rows only added noise
+    (docs/experiments.md, round 12); temperature for a head the Trainer trained and for classes."""
     if recipe.calibration != "auto":
         return recipe.calibration
-    return "linear" if task == "regression" else "temperature"
+    if task == "regression":
+        return "linear"
+    return "none" if task == "binary" and recipe.model.head == "fitted" else "temperature"
 
 
 def settle_task(recipe: Any, task: str) -> None:

@@ -103,13 +103,13 @@ def settled(recipe: RecipeConfig, model: Any, task: str) -> RecipeConfig:
     layers = recipe.model.trained_layers(recipe.lora)
     pooling = "mean" if is_pooled(model) else None
     head = "fitted" if wants_fit(recipe, model, task) else "trained"
-    return dataclasses.replace(
+    ran = dataclasses.replace(
         recipe,
         data=dataclasses.replace(recipe.data, task=task),
         model=dataclasses.replace(recipe.model, train_layers=layers, pooling=pooling, head=head),
-        calibration=calibration_method(recipe, task),
         train=train_settings(recipe),
     )
+    return dataclasses.replace(ran, calibration=calibration_method(ran, task))
 
 
 def trainer_arguments(values: dict[str, Any], output_dir: Path) -> TrainingArguments:

@@ -31,6 +31,7 @@ from .component import Component, read_params
 from .text import TextFeatures, fit_text, texts_from_json, texts_to_json
 
 MISSING_LEVEL = "missing"
+LOGISTIC_PARAMS = {"C": 1.0, "max_iter": 2000}  # under the recipe's `baseline_params.logistic`
 
 
 class LogisticComponent(Component):
@@ -157,11 +158,12 @@ def fit_logistic(
     y: np.ndarray,
     seed: int,
     cls: type[LogisticComponent] = LogisticComponent,
+    params: dict[str, Any] | None = None,
 ) -> LogisticComponent:
     from sklearn.linear_model import LogisticRegression
 
     model, x = prepare_logistic(cls, columns, frames, seed)
-    clf = LogisticRegression(C=1.0, max_iter=2000, random_state=seed).fit(x, y)
+    clf = LogisticRegression(**{**LOGISTIC_PARAMS, **(params or {})}, random_state=seed).fit(x, y)
     model.coef, model.intercept = clf.coef_.reshape(-1).astype(np.float64), float(clf.intercept_[0])
     return model
 
@@ -175,6 +177,10 @@ def notes_only(
 
 
 def fit_notes(
-    columns: Columns, frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], y: np.ndarray, seed: int
+    columns: Columns,
+    frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    y: np.ndarray,
+    seed: int,
+    params: dict[str, Any] | None = None,
 ) -> LogisticComponent:
-    return fit_logistic(*notes_only(columns, frames), y, seed, NotesComponent)
+    return fit_logistic(*notes_only(columns, frames), y, seed, NotesComponent, params)

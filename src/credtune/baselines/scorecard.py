@@ -205,8 +205,14 @@ def binning_table(binned: Any) -> pd.DataFrame:
 
 
 def fit_scorecard(
-    columns: Columns, frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], y: np.ndarray, seed: int
+    columns: Columns,
+    frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    y: np.ndarray,
+    seed: int,
+    params: dict[str, Any] | None = None,
 ) -> ScorecardComponent:
+    """optbinning's `BinningProcess` (its arguments from `params`) finds each field's bins and
+    weight of evidence; a logistic regression on the WoE columns gives each variable's points."""
     try:
         from optbinning import BinningProcess
     except ImportError as e:
@@ -218,7 +224,9 @@ def fit_scorecard(
     if not names:
         raise BaselineError("scorecard: no numeric or categorical column to bin (note columns are not used)")
     frame = pd.concat([num, cat], axis=1)
-    process = BinningProcess(names, categorical_variables=list(columns.categorical), n_jobs=1)
+    process = BinningProcess(
+        names, categorical_variables=list(columns.categorical), n_jobs=1, **(params or {})
+    )
     process.fit(frame, y)
     kinds = {**dict.fromkeys(columns.numeric, "numeric"), **dict.fromkeys(columns.categorical, "categorical")}
     variables = [_variable(n, kinds[n], process.get_binned_variable(n)) for n in names]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .common import BaselineError, Columns
-from .logistic import LogisticComponent, NotesComponent, notes_only, prepare_logistic
+from .logistic import LOGISTIC_PARAMS, LogisticComponent, NotesComponent, notes_only, prepare_logistic
 from .trees import (
     CATBOOST_PARAMS,
     LIGHTGBM_PARAMS,
@@ -82,7 +82,14 @@ def all_classes(p: np.ndarray, classes: Any, n_classes: int) -> np.ndarray:
 
 
 def fit_linear(
-    name: str, columns: Columns, frames: Frames, y: np.ndarray, seed: int, task: str, n_classes: int
+    name: str,
+    columns: Columns,
+    frames: Frames,
+    y: np.ndarray,
+    seed: int,
+    task: str,
+    n_classes: int,
+    params: dict[str, Any] | None = None,
 ) -> TaskModel:
     """Multinomial logistic regression or Ridge on the binary logistic's design matrix."""
     from sklearn.linear_model import LogisticRegression, Ridge
@@ -92,20 +99,27 @@ def fit_linear(
         cls, (columns, frames) = NotesComponent, notes_only(columns, frames)
     shell, x = prepare_logistic(cls, columns, frames, seed)
     if task == "regression":
-        estimator = Ridge(alpha=1.0).fit(x, y)
+        estimator = Ridge(**{"alpha": 1.0, **(params or {})}).fit(x, y)
     else:
-        estimator = LogisticRegression(C=1.0, max_iter=2000, random_state=seed).fit(x, y)
+        estimator = LogisticRegression(**{**LOGISTIC_PARAMS, **(params or {})}, random_state=seed).fit(x, y)
     return TaskModel(name, task, n_classes, shell.columns, shell.design, estimator)
 
 
 def fit_lightgbm_task(
-    columns: Columns, frames: Frames, y: np.ndarray, seed: int, n_jobs: int, task: str, n_classes: int
+    columns: Columns,
+    frames: Frames,
+    y: np.ndarray,
+    seed: int,
+    n_jobs: int,
+    task: str,
+    n_classes: int,
+    params: dict,
 ) -> TaskModel:
     """LightGBM with the binary baseline's settings, category codes and note SVDs."""
     from lightgbm import LGBMClassifier, LGBMRegressor
 
     shell = prepare_tree(LightGBMComponent, columns, frames, seed, n_jobs)
-    settings = {**LIGHTGBM_PARAMS, "random_state": seed, "n_jobs": n_jobs}
+    settings = {**LIGHTGBM_PARAMS, **params, "random_state": seed, "n_jobs": n_jobs}
     if task == "regression":
         estimator = LGBMRegressor(**settings)
     else:  # two classes seen in training: LightGBM's binary objective gives the same two columns
@@ -117,12 +131,19 @@ def fit_lightgbm_task(
 
 
 def fit_catboost_task(
-    columns: Columns, frames: Frames, y: np.ndarray, seed: int, n_jobs: int, task: str, n_classes: int
+    columns: Columns,
+    frames: Frames,
+    y: np.ndarray,
+    seed: int,
+    n_jobs: int,
+    task: str,
+    n_classes: int,
+    params: dict,
 ) -> TaskModel:
     """CatBoost with the binary baseline's settings, native categories and note SVDs."""
     catboost = catboost_module()
     shell = prepare_tree(CatBoostComponent, columns, frames, seed, n_jobs)
-    settings = {**CATBOOST_PARAMS, "random_seed": seed, "thread_count": n_jobs}
+    settings = {**CATBOOST_PARAMS, **params, "random_seed": seed, "thread_count": n_jobs}
     if task == "regression":
         estimator = catboost.CatBoostRegressor(**settings, loss_function="RMSE")
     else:
@@ -141,9 +162,10 @@ def fit_task_model(
     n_jobs: int,
     task: str,
     n_classes: int,
+    params: dict[str, Any] | None = None,
 ) -> TaskModel:
     """Baseline ``name`` for a multiclass or regression target (the scorecard is refused earlier)."""
     if name in ("logistic", "notes"):
-        return fit_linear(name, columns, frames, y, seed, task, n_classes)
+        return fit_linear(name, columns, frames, y, seed, task, n_classes, params)
     fit = {"lightgbm": fit_lightgbm_task, "catboost": fit_catboost_task}[name]
-    return fit(columns, frames, y, seed, n_jobs, task, n_classes)
+    return fit(columns, frames, y, seed, n_jobs, task, n_classes, params or {})

@@ -159,11 +159,12 @@ def fit_lightgbm(
     y: np.ndarray,
     seed: int,
     n_jobs: int,
+    params: dict[str, Any] | None = None,
 ) -> LightGBMComponent:
     from lightgbm import LGBMClassifier
 
     out = prepare_tree(LightGBMComponent, columns, frames, seed, n_jobs)
-    clf = LGBMClassifier(**LIGHTGBM_PARAMS, random_state=seed, n_jobs=n_jobs)
+    clf = LGBMClassifier(**{**LIGHTGBM_PARAMS, **(params or {})}, random_state=seed, n_jobs=n_jobs)
     clf.fit(out.matrix(*frames), y, categorical_feature=out.categorical_index or "auto")
     out.model = clf.booster_
     return out
@@ -226,9 +227,11 @@ def fit_catboost(
     y: np.ndarray,
     seed: int,
     n_jobs: int,
+    params: dict[str, Any] | None = None,
 ) -> CatBoostComponent:
     catboost = catboost_module()
     out = prepare_tree(CatBoostComponent, columns, frames, seed, n_jobs)
-    model = catboost.CatBoostClassifier(**CATBOOST_PARAMS, random_seed=seed, thread_count=n_jobs)
+    settings = {**CATBOOST_PARAMS, **(params or {})}
+    model = catboost.CatBoostClassifier(**settings, random_seed=seed, thread_count=n_jobs)
     out.model = model.fit(out._pool(*frames, y))
     return out

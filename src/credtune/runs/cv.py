@@ -76,9 +76,8 @@ def cross_validate(
     metrics = summarize(recipe, y, oof, fold_of, per_fold, "hybrid" if recipe.model.hybrid else "transformer")
     pds = {**{name: np.mean(runs, axis=0) for name, runs in oof.items()}, **metrics.pop("_blend_scores")}
     pd_raw = np.mean(raw_runs, axis=0)
-    metrics["calibration"] = assess(y, pds, raw=pd_raw, calibration=calibration_method(recipe, "binary"))[
-        "calibration"
-    ]
+    method = per_fold[0]["calibration"]  # as the folds' model settled `auto`
+    metrics["calibration"] = assess(y, pds, raw=pd_raw, calibration=method)["calibration"]
     metrics["fields"] = inputs.prep.serializer.columns
     metrics["wall_seconds"] = round(time.time() - started, 1)
     metrics["command"] = command or f"credtune.cross_validate({recipe.name!r}, folds={folds}, seeds={seeds})"
@@ -147,9 +146,9 @@ def run_fold(
         train_idx, test_size=recipe.data.split.valid, stratify=y[train_idx], random_state=recipe.seed
     )
     fit_idx, valid_idx = np.sort(fit_idx), np.sort(valid_idx)
-    logits = fit_transformer(recipe, inputs, fit_idx, [valid_idx, test_idx], out_dir)
+    logits, ran = fit_transformer(recipe, inputs, fit_idx, [valid_idx, test_idx], out_dir)
     m_valid, m_test = (binary_margin(x) for x in logits)
-    calibrator = fit_calibrator(calibration_method(recipe, "binary"), m_valid, y[valid_idx])
+    calibrator = fit_calibrator(calibration_method(ran, "binary"), m_valid, y[valid_idx])
     pd_valid, pd_test = apply_calibrator(calibrator, m_valid), apply_calibrator(calibrator, m_test)
     idx = {"fit": fit_idx, "valid": valid_idx, "test": test_idx}
     preds, shipped_valid, base_valid = _fold_baselines(recipe, inputs, idx, (m_valid, m_test), pd_test)
@@ -164,6 +163,7 @@ def run_fold(
         "train_rows": len(fit_idx),
         "valid_rows": len(valid_idx),
         "test_rows": len(test_idx),
+        "calibration": calibrator["method"],
     }
     for name, scores in fold["models"].items():
         row.update({f"{name}_{key}": scores[key] for key in FOLD_KEYS})
@@ -194,7 +194,10 @@ def _fold_baselines(recipe: RecipeConfig, inputs: CvInputs, idx: dict, margins: 
     names = list(dict.fromkeys([*recipe.baselines, *recipe.model.hybrid]))
     if not names:
         return preds, None, {}
-    components = fit_components(names, frame.iloc[idx["fit"]], y[idx["fit"]], inputs.prep, recipe.seed)
+    fit = idx["fit"]
+    components = fit_components(
+        names, frame.iloc[fit], y[fit], inputs.prep, recipe.seed, recipe.baseline_params
+    )
     base = {
         split: {n: c.predict_proba(frame.iloc[idx[split]]) for n, c in components.items()}
         for split in ("valid", "test")

@@ -55,12 +55,17 @@ def run_kind_fold(
     )
     fit_idx, valid_idx = np.sort(fit_idx), np.sort(valid_idx)
     scale = fold_scale(inputs, fit_idx)
-    logits = fit_transformer(recipe, inputs, fit_idx, [valid_idx, test_idx], out_dir, scale)
-    method = calibration_method(recipe, task)
+    logits, ran = fit_transformer(recipe, inputs, fit_idx, [valid_idx, test_idx], out_dir, scale)
+    method = calibration_method(ran, task)
     _, out, _ = calibrated_outputs(task, method, dict(zip(("valid", "test"), logits)), y[valid_idx], scale)
     frame = inputs.frame
     components = fit_components(
-        list(recipe.baselines), frame.iloc[fit_idx], y[fit_idx], inputs.prep, recipe.seed
+        list(recipe.baselines),
+        frame.iloc[fit_idx],
+        y[fit_idx],
+        inputs.prep,
+        recipe.seed,
+        recipe.baseline_params,
     )
     preds = {
         "transformer": out["test"],

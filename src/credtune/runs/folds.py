@@ -18,7 +18,15 @@ from ..config import RecipeConfig, resolve_data_path
 from ..distill import distilled_train_set
 from ..errors import DataError
 from ..targets import settle_task, standardized, target_scale
-from ..training import build_trainer, encode, fit_model, predict_logits, prepare_frozen, training_arguments
+from ..training import (
+    build_trainer,
+    encode,
+    fit_model,
+    predict_logits,
+    prepare_frozen,
+    settled,
+    training_arguments,
+)
 
 
 @dataclass
@@ -82,9 +90,10 @@ def fit_transformer(
     predict: list[np.ndarray],
     out_dir: Path,
     scale: dict[str, float] | None = None,
-) -> list[np.ndarray]:
+) -> tuple[list[np.ndarray], RecipeConfig]:
     """Fine-tune a fresh model on `fit_idx` (early stopping and checkpoints see the first of
-    `predict`), and return its head outputs on each index set of `predict`. A regression target
+    `predict`), and return its head outputs on each index set of `predict`, and the recipe as it
+    trained this model (`training.settled`: which head, so which calibration). A regression target
     is standardized with `scale` (the fold's training rows)."""
     from ..modeling import load_model
 
@@ -102,9 +111,10 @@ def fit_transformer(
     trainer = build_trainer(recipe, model, tokenizer, args, train_ds, valid_ds, cache)
     fit_model(trainer, recipe, task, cache, train_ds)
     outputs = [predict_logits(trainer, encoded.select(idx)) for idx in predict]
+    ran = settled(recipe, model, task)
     del trainer, model
     gc.collect()
-    return outputs
+    return outputs, ran
 
 
 def fold_scale(inputs: CvInputs, fit_idx: np.ndarray) -> dict[str, float] | None:

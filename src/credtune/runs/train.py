@@ -123,7 +123,9 @@ def fit_baselines(recipe: RecipeConfig, prep: Any) -> dict[str, Any]:
     if not names:
         return {}
     train = prep.split("train").to_pandas()
-    return fit_components(names, train, labels_of(train, prep.task), prep, recipe.seed)
+    return fit_components(
+        names, train, labels_of(train, prep.task), prep, recipe.seed, recipe.baseline_params
+    )
 
 
 def test_predictions(prep: Any, margin: Any, pds: dict[str, Any]) -> dict[str, Any]:
@@ -199,6 +201,7 @@ def finish_run(
         },
     )
     scorer = CreditScorer(merged(model), tokenizer, spec)
+    recipe = settled(recipe, scorer.model, prep.task)  # e.g. the calibration `auto` meant for this head
     if prep.task == "binary":
         evaluation, predictions = _evaluate_binary(recipe, prep, split, scorer, components, cached)
         spec.threshold = evaluation.metrics["decision"]["threshold"]  # for the shipped model
@@ -229,8 +232,7 @@ def finish_run(
     shipped = CreditScorer(scorer.model, tokenizer, spec, card=card, hybrid=evaluation.hybrid)
     replace_folder(run_dir / "model", shipped.save_pretrained)
     shutil.rmtree(run_dir / ".gathered", ignore_errors=True)
-    ran = settled(recipe, scorer.model, prep.task)
-    (run_dir / "recipe.yaml").write_text(dump_recipe(ran), encoding="utf-8")
+    (run_dir / "recipe.yaml").write_text(dump_recipe(recipe), encoding="utf-8")
     write_report(run_dir, metrics, evaluation.arrays, title=f"credtune run: {recipe.name}")
     write_json_atomic(run_dir / DONE_MARKER, metrics)
     return metrics
