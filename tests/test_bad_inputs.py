@@ -366,7 +366,7 @@ CASES = [
         "baseline-param-misspelled",
         setup(recipe={"baselines": ["lightgbm"], "baseline_params": {"lightgbm": {"num_leave": 7}}}),
         2,
-        "has no argument 'num_leave' (did you mean 'num_leaves'?)",
+        "LGBMClassifier has no argument 'num_leave' (did you mean 'num_leaves'?)",
     ),
     Case(
         "unknown-choice",

@@ -5,11 +5,11 @@ Round 11 found a ridge student on the mean of all seven of MiniLM's layers (2,68
 logistic regression when the two were averaged. Here the same idea goes through `credtune cv`'s
 own protocol, so its figures stand beside the shipped hybrid's: each fold's training rows less a
 stratified 15% (the recipe's `data.split.valid`) fit the baselines, the teachers' cross-fitted
-PD (the recipe's `distill:`) and two ridge students on it (the top layer: the shipped transformer
-with its head fitted in closed form; every layer: the candidate part); credtune's own stacker
-(`hybrid.fit_stacker`, the recipe's weights) is fitted on the validation slice and scores the
-held-out fold. Folds: StratifiedKFold random_state 42, 43, 44, pooled out-of-fold AUC; the
-shipped model's synthetic rows (`distill.synthetic`) are left out of both students.
+PD (the recipe's `distill:` and `baseline_params`) and two ridge students on it (the top layer:
+the shipped transformer with its head fitted in closed form; every layer: the candidate part);
+credtune's own stacker (`hybrid.fit_stacker`, the recipe's weights) is fitted on the validation
+slice and scores the held-out fold. Folds: StratifiedKFold random_state 42, 43, 44, pooled
+out-of-fold AUC; synthetic rows (`distill.synthetic`) are left out of both students.
 
     HF_HUB_OFFLINE=1 .venv/bin/python scripts/experiments/hybrid_layers_probe.py lendingclub \
         --features /tmp/lendingclub_layers.npz
@@ -17,7 +17,6 @@ shipped model's synthetic rows (`distill.synthetic`) are left out of both studen
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -26,9 +25,9 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pooling_probe import print_summary, probe_table, record_repeat, top_layer  # noqa: E402
+from pooling_probe import print_summary, record_repeat  # noqa: E402
 from student_head_probe import ridge  # noqa: E402
-from student_target_probe import layer_means  # noqa: E402
+from student_target_probe import layer_views  # noqa: E402
 
 from credtune.config import DistillConfig  # noqa: E402
 from credtune.distill import teacher_targets  # noqa: E402
@@ -40,18 +39,8 @@ BASELINES = ("logistic", "scorecard", "lightgbm")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("recipe")
-    parser.add_argument("--features", type=Path, required=True)
-    cli = parser.parse_args()
-    recipe, prep, frame, y = probe_table(cli.recipe)
-    started = time.perf_counter()
-    means = layer_means(prep, cli.features)
-    top = top_layer(means)
-    views = {
-        "top": means[f"mean, layer {top}"],
-        "layers": np.hstack([means[f"mean, layer {i}"] for i in range(top + 1)]),
-    }
+    recipe, prep, frame, y, found, started = layer_views()
+    views = {"top": found["top layer"], "layers": found["all layers"]}
     shipped = tuple(recipe.model.hybrid or BASELINES)
     cfg = recipe.distill or DistillConfig(weight=1.0, folds=3, synthetic=0)
     cfg = DistillConfig(teachers=cfg.teachers, weight=cfg.weight, folds=cfg.folds, synthetic=0)
@@ -72,7 +61,7 @@ def main() -> None:
             fit, valid = train_test_split(
                 train, test_size=recipe.data.split.valid, stratify=y[train], random_state=seed
             )
-            soft = teacher_targets(cfg, frame.iloc[fit], y[fit], prep, seed).soft
+            soft = teacher_targets(cfg, frame.iloc[fit], y[fit], prep, seed, recipe.baseline_params).soft
             target = logit(np.clip(soft, 1e-4, 1 - 1e-4))
             margin = {}  # student -> (its log-odds on the validation rows, on the test rows)
             for view, x in views.items():
@@ -80,7 +69,9 @@ def main() -> None:
                 margin[view] = (out[: len(valid)], out[len(valid) :])
             oof["transformer (top-layer student)"][test] = margin["top"][1]
             oof["layers student"][test] = margin["layers"][1]
-            components = fit_components(list(BASELINES), frame.iloc[fit], y[fit], prep, seed)
+            components = fit_components(
+                list(BASELINES), frame.iloc[fit], y[fit], prep, seed, recipe.baseline_params
+            )
             pds = [
                 {n: c.predict_proba(frame.iloc[rows]) for n, c in components.items()}
                 for rows in (valid, test)

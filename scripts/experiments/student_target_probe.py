@@ -27,6 +27,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
@@ -57,7 +58,9 @@ def standardized(on_fit: np.ndarray, on_test: np.ndarray) -> np.ndarray:
     return (on_test - on_fit.mean()) / on_fit.std()
 
 
-def main() -> None:
+def layer_views() -> tuple[Any, Any, Any, np.ndarray, dict[str, np.ndarray], float]:
+    """The command line's recipe, its table, frame and labels, and the two views of the encoder
+    (`--features` holds the layer means, made on the first run); the time it started."""
     parser = argparse.ArgumentParser()
     parser.add_argument("recipe")
     parser.add_argument("--features", type=Path, required=True)
@@ -71,6 +74,11 @@ def main() -> None:
         "top layer": means[f"mean, layer {top}"],
         "all layers": np.hstack([means[f"mean, layer {i}"] for i in range(top + 1)]),
     }
+    return recipe, prep, frame, y, views, started
+
+
+def main() -> None:
+    recipe, prep, frame, y, views, started = layer_views()
     folds = recipe.distill.folds if recipe.distill else 3
     names = ["top layer, labels"]  # a logistic regression on every layer's 2,688 columns is too slow here
     names += [f"{v}, teachers {list(t)}" for t in TEACHER_SETS for v in views]

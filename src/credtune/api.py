@@ -38,8 +38,9 @@ def _recipe(recipe: RecipeConfig | str | Path, overrides: list[str] | None = Non
     check_max_length(recipe)
     if recipe.baseline_params:
         from .baselines.registry import check_recipe_params
+        from .targets import declared_task
 
-        check_recipe_params(recipe, recipe.data.task)
+        check_recipe_params(recipe, declared_task(recipe.data))
     return recipe
 
 

@@ -32,14 +32,22 @@ def label_key(value: Any) -> str | None:
     return text or None
 
 
-def infer_task(cfg: Any, values: list[Any]) -> str:
-    """`data.task`, or the kind the recipe and the values leave no doubt about; else one clear line."""
+def declared_task(cfg: Any) -> str | None:
+    """The target kind the recipe's `data:` settles without reading the data, else None."""
     if cfg.task:
         return cfg.task
     if cfg.positive is not None:
         return "binary"
     if cfg.classes:
         return "multiclass" if len(cfg.classes) > 2 else "binary"
+    return None
+
+
+def infer_task(cfg: Any, values: list[Any]) -> str:
+    """`data.task`, or the kind the recipe and the values leave no doubt about; else one clear line."""
+    declared = declared_task(cfg)
+    if declared:
+        return declared
     present = [v for v in values if label_key(v) is not None]
     distinct = {label_key(v) for v in present}
     numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
