@@ -47,6 +47,26 @@ def test_card_reads_back_with_metrics_and_sections(trained_run: Path):
         assert section in card.text
 
 
+@pytest.mark.parametrize(
+    "metrics, params, says",
+    [
+        ({"calibration": {"method": "none"}}, None, "not recalibrated"),
+        ({"calibration": {"method": "temperature"}}, None, "calibrated on the validation split"),
+        (
+            {"hybrid": {"components": ["lightgbm"], "weights": {"transformer": 1.0, "lightgbm": 0.5},
+                        "fitted_on": "validation split (150 rows)"}},
+            {"lightgbm": {"num_leaves": 7}, "catboost": {"depth": 4}},
+            "`lightgbm` was fitted with num_leaves=7.",
+        ),
+    ],
+)  # fmt: skip
+def test_card_says_what_is_shipped(metrics: dict, params: dict | None, says: str):
+    from credtune.hub import shipped_paragraph
+
+    text = shipped_paragraph(metrics, params)
+    assert says in text and "catboost" not in text  # only the parts shipped are described
+
+
 def test_no_path_of_the_training_machine_in_the_model_folder(trained_run: Path, tiny_model: Path):
     leaks = [str(trained_run), str(trained_run.parent.parent), str(tiny_model), "/work", str(ROOT)]
     files = [p for p in (trained_run / "model").rglob("*") if p.is_file()]

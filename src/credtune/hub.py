@@ -50,7 +50,7 @@ def model_card(spec: ModelSpec, metrics: dict[str, Any], recipe: Any = None) -> 
         rows=", ".join(f"{k}: {v} rows" for k, v in rows.items()) or "size not recorded",
         repo_id=f"{REPO_PLACEHOLDER}{name}",
         max_length=spec.max_length,
-        **card_sections(spec, metrics),
+        **card_sections(spec, metrics, getattr(recipe, "baseline_params", None)),
         **kind_sections(spec),
     )
 
@@ -58,13 +58,14 @@ def model_card(spec: ModelSpec, metrics: dict[str, Any], recipe: Any = None) -> 
 def kind_sections(spec: ModelSpec) -> dict[str, str]:
     """What the model outputs, its decision section and how to call it: these follow the task."""
     calibration = spec.calibration.get("method", "none")
+    calibrated = "as its head outputs it" if calibration == "none" else f"calibrated with {calibration}"
     head = f"fine-tuned with credtune from `{spec.base_model}`. It reads one borrower record serialized as text and"
     if spec.task == "binary":
         points = ", ".join(f"{k} {v:g}" for k, v in spec.points.items())
         threshold = _fmt(spec.threshold) if spec.threshold is not None else "n/a (no threshold recorded)"
         return {
             "intro": f"A credit-default model {head} outputs the\nprobability that the loan defaults "
-            f"(class `{spec.label_names[1]}`), calibrated with {calibration}.",
+            f"(class `{spec.label_names[1]}`), {calibrated}.",
             "decision": "## Decision rule and scorecard\nApprove when the calibrated PD is below "
             f"{threshold} (chosen on the validation split).\nPoints: {points} (higher = safer).",
             "usage": "pd_ = scorer.predict_proba(df)  # calibrated probability of default\n"
@@ -74,7 +75,7 @@ def kind_sections(spec: ModelSpec) -> dict[str, str]:
         order = " < ".join if spec.schema.get("ordered") else ", ".join
         return {
             "intro": f"A {len(spec.label_names)}-class model of `{spec.schema.get('target')}` {head} outputs "
-            f"the probability of each class ({order(spec.label_names)}), calibrated with {calibration}.",
+            f"the probability of each class ({order(spec.label_names)}), {calibrated}.",
             "decision": "## Decisions\nNo approve/decline rule or scorecard points: those are for default models.",
             "usage": "proba = scorer.predict_proba(df)  # (rows, classes), calibrated\n"
             "labels = scorer.predict(df)  # the most likely class",
@@ -113,7 +114,9 @@ def card_data(spec: ModelSpec, metrics: dict[str, Any], name: str, dataset: str)
     )
 
 
-def card_sections(spec: ModelSpec, metrics: dict[str, Any]) -> dict[str, str]:
+def card_sections(
+    spec: ModelSpec, metrics: dict[str, Any], baseline_params: dict[str, Any] | None = None
+) -> dict[str, str]:
     """The card's generated paragraphs: fields read, columns never read, metrics table, fairness."""
     labels = {f["name"]: f["label"] for f in spec.serializer.get("fields", [])}
     fields = "\n".join(
@@ -137,7 +140,7 @@ def card_sections(spec: ModelSpec, metrics: dict[str, Any]) -> dict[str, str]:
         lines = [_fairness_line(f) for f in metrics["fairness"]]
         fairness = "\n## Fairness (test split)\n" + "\n".join(lines) + "\n"
     return {
-        "shipped": shipped_paragraph(metrics),
+        "shipped": shipped_paragraph(metrics, baseline_params),
         "fields": fields,
         "hidden": hidden,
         "metrics_table": "\n".join(table) if models else "not recorded",
@@ -157,18 +160,27 @@ def _fairness_line(table: dict[str, Any]) -> str:
     )
 
 
-def shipped_paragraph(metrics: dict[str, Any]) -> str:
-    """What `CreditScorer` scores with: the transformer alone, or the hybrid and its parts."""
+def shipped_paragraph(metrics: dict[str, Any], baseline_params: dict[str, Any] | None = None) -> str:
+    """What `CreditScorer` scores with: the transformer alone, or the hybrid and its parts (with
+    the library arguments a recipe gave them)."""
     hybrid = metrics.get("hybrid")
     if not hybrid:
+        method = (metrics.get("calibration") or {}).get("method")
+        if method == "none":
+            return "The fine-tuned transformer alone; its head was fitted in closed form and its PD is not recalibrated."
         return "The fine-tuned transformer alone, its logit margin calibrated on the validation split."
     weights = ", ".join(f"{name} {coef:+.3f}" for name, coef in hybrid["weights"].items())
+    settings = "".join(
+        f" `{name}` was fitted with {', '.join(f'{k}={v}' for k, v in params.items())}."
+        for name, params in (baseline_params or {}).items()
+        if name in hybrid["components"] and params
+    )
     return (
         f"A hybrid: the transformer's logit margin stacked with {', '.join(hybrid['components'])} "
         "(files in `hybrid/`: JSON and LightGBM/CatBoost text models, no pickle) by a logistic "
-        f"regression fitted on the {hybrid['fitted_on']} (weights: {weights}). `CreditScorer` scores "
-        'with the hybrid; `predict_proba(df, component="transformer")` gives the transformer alone. '
-        "The table below shows every part on the same test rows."
+        f"regression fitted on the {hybrid['fitted_on']} (weights: {weights}).{settings} `CreditScorer` "
+        'scores with the hybrid; `predict_proba(df, component="transformer")` gives the transformer '
+        "alone. The table below shows every part on the same test rows."
     )
 
 
