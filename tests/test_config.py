@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,13 @@ def test_validate_says_what_auto_and_the_defaults_will_train(task, overrides, ex
     recipe = recipe_from_dict({"data": {"path": "x.csv", "target": "y"}}, overrides)
     settle_task(recipe, task)
     assert plan(recipe, task) == expected
+
+
+@pytest.mark.parametrize("model_type, fits", [("bert", True), ("deberta-v2", True), ("llama", False)])
+def test_validate_reads_the_head_from_the_backbone_config(tmp_path, model_type, fits):
+    """`model.head: auto` is fitted in closed form only where the classifier has BERT's kind of head."""
+    from credtune.api import plan
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": model_type}), encoding="utf-8")
+    recipe = recipe_from_dict({"data": {"path": "x.csv", "target": "y"}, "model": {"name": str(tmp_path)}})
+    assert plan(recipe, "binary").startswith(FITS if fits else TRAINS_HEAD)

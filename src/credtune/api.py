@@ -228,12 +228,18 @@ def validate(recipe: RecipeConfig | str | Path) -> str:
     return f"ok ({len(prep.table)} rows: {sizes}; {fields}; {plan(recipe, prep.task)})"
 
 
+FITTED_HEAD_TYPES = ("bert", "deberta", "deberta-v2")  # a pooler's dense layer, then a linear classifier
+
+
 def plan(recipe: RecipeConfig, task: str) -> str:
     """What a run will train and ship, each `auto` and default settled (`validate` says it; the
-    model is not loaded, so `model.head: auto` is read as if the encoder were BERT-style)."""
+    model is not loaded: `model.head: auto` is read from the backbone's config.json where this
+    machine has it, and as BERT-style where it does not)."""
     parts = ", ".join(["transformer", *recipe.model.hybrid]) if recipe.model.hybrid else ""
     ships = f"the hybrid of {parts}" if parts else "the transformer alone"
-    if recipe.fits_head(task):
+    config = backbone_config(recipe.model.name)
+    fittable = config is None or config.get("model_type") in FITTED_HEAD_TYPES
+    if recipe.fits_head(task) and (recipe.model.head == "fitted" or fittable):
         return f"fits the head of a frozen encoder in closed form; ships {ships}"
     layers = recipe.model.trained_layers(recipe.lora)
     what = {0: "the head on a frozen encoder", None: "every layer"}.get(layers, f"the top {layers} layers")
