@@ -138,23 +138,3 @@ def test_train_and_score_with_mean_pooling_end_to_end(tiny_overrides: list[str],
     np.testing.assert_allclose(
         CreditScorer.from_pretrained(out / "model").predict_proba(rows), stored, atol=1e-6
     )
-
-
-def test_scoring_runs_the_pooling_layer_at_the_first_position_only(tiny_model: Path) -> None:
-    """`inference.head_outputs` (what scoring, explain and a run's test figures use) gives the
-    full model's logits while the pooling layer computes one position per row."""
-    from credtune.inference import head_outputs
-    from credtune.pooling import first_position_only
-
-    model = _pooled(tiny_model).eval()
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
-    with torch.no_grad():
-        full = model(**batch).logits
-        with first_position_only(model, batch["attention_mask"]):
-            short = model.bert(**batch).last_hidden_state
-    assert short.shape[1] == 1  # the pooling layer handed up one position
-    for batch_size in (1, 2):  # alone, and beside a longer row (padding)
-        got = head_outputs(model, tokenizer, TEXTS, 64, batch_size, torch.device("cpu"))
-        torch.testing.assert_close(torch.from_numpy(got), full, atol=1e-5, rtol=0)
-    assert "forward" not in vars(model.bert.encoder.layer[-1])  # the layer is itself again

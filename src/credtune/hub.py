@@ -167,7 +167,7 @@ def shipped_paragraph(metrics: dict[str, Any], baseline_params: dict[str, Any] |
     if not hybrid:
         method = (metrics.get("calibration") or {}).get("method")
         if method == "none":
-            return "The fine-tuned transformer alone; its head was fitted in closed form and its PD is not recalibrated."
+            return "The fine-tuned transformer alone; its PD is the head's own output, not recalibrated."
         return "The fine-tuned transformer alone, its logit margin calibrated on the validation split."
     weights = ", ".join(f"{name} {coef:+.3f}" for name, coef in hybrid["weights"].items())
     settings = "".join(

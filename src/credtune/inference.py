@@ -40,8 +40,6 @@ def _window(
 ) -> np.ndarray:
     import torch
 
-    from .pooling import first_position_only
-
     enc = tokenizer(texts, truncation=True, max_length=max_length, return_attention_mask=False)
     ids, types = enc["input_ids"], enc.get("token_type_ids")
     lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(texts))
@@ -64,9 +62,7 @@ def _window(
             batch = {"input_ids": input_ids, "attention_mask": real.astype(np.int64)}
             if types is not None:
                 batch["token_type_ids"] = type_ids
-            inputs = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
-            with first_position_only(model, inputs["attention_mask"]):
-                logits = model(**inputs).logits
+            logits = model(**{k: torch.from_numpy(v).to(device) for k, v in batch.items()}).logits
             out[idx] = logits.float().cpu().numpy()
     return out
 

@@ -16,9 +16,7 @@ is never pooled twice.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -96,21 +94,3 @@ def pooled_first(layer: Any, states: torch.Tensor, mask: torch.Tensor) -> torch.
     context = (values * weights).sum(1, keepdim=True) / weights.sum(1, keepdim=True)
     attended = layer.attention.output(context, states[:, :1])
     return layer.output(layer.intermediate(attended), attended)
-
-
-@contextlib.contextmanager
-def first_position_only(model: Any, mask: torch.Tensor) -> Iterator[None]:
-    """Within the block, a pooled model's pooling layer runs at the first position only
-    (`pooled_first`, for rows whose unpadded positions `mask` marks): its pooler and head read
-    nothing else, so scoring skips that layer's attention and feed-forward at every other position,
-    a seventh of MiniLM's work. A model without the pooling layer runs as it is."""
-    layers = _bert_layers(model) if is_pooled(model) else None
-    if layers is None:
-        yield
-        return
-    layer = layers[-1]
-    layer.forward = lambda states, *args, **kwargs: pooled_first(layer, states, mask)
-    try:
-        yield
-    finally:
-        del layer.forward  # the class's own forward again
