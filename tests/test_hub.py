@@ -141,3 +141,24 @@ def test_push_refuses(model_copy: Path, monkeypatch, change: str | None, repo_id
     with pytest.raises(ModelError, match=message):
         push(model_copy, repo_id)
     assert hub.calls == []
+
+
+@pytest.mark.parametrize(
+    "task, method, says",
+    [
+        ("binary", "none", "defaults (class `bad`), as its head outputs it."),
+        ("binary", "platt", "defaults (class `bad`), calibrated with platt."),
+        ("regression", "none", "predicted value as its head outputs it."),
+        ("regression", "linear", "mapped by a linear calibration fitted on the validation split."),
+    ],
+)
+def test_card_intro_names_the_calibration(task: str, method: str, says: str):
+    from types import SimpleNamespace
+
+    from credtune.hub import kind_sections
+
+    spec = SimpleNamespace(
+        calibration={"method": method}, base_model="m", task=task, schema={"target": "y"},
+        label_names=["good", "bad"], points={"odds": 50, "pdo": 20}, threshold=0.3,
+    )  # fmt: skip
+    assert says in kind_sections(spec)["intro"]

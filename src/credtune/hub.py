@@ -82,7 +82,11 @@ def kind_sections(spec: ModelSpec) -> dict[str, str]:
         }
     return {
         "intro": f"A regression model of `{spec.schema.get('target')}` {head} outputs its predicted "
-        f"value, mapped by a {calibration} calibration fitted on the validation split.",
+        + (
+            "value as its head outputs it."
+            if calibration == "none"
+            else f"value, mapped by a {calibration} calibration fitted on the validation split."
+        ),
         "decision": "## Decisions\nNo approve/decline rule or scorecard points: those are for default models.",
         "usage": "values = scorer.predict(df)  # predicted value per applicant",
     }
