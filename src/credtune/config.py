@@ -151,9 +151,8 @@ class RecipeConfig:
     points: PointsConfig = field(default_factory=PointsConfig)
     decision: DecisionConfig = field(default_factory=DecisionConfig)
     baselines: list[str] = field(default_factory=lambda: ["logistic", "lightgbm"])
-    baseline_params: dict[str, dict[str, Any]] = field(
-        default_factory=dict
-    )  # name -> its estimator's arguments
+    # a baseline's name -> its library estimator's arguments (baselines.registry.check_params)
+    baseline_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     name: str = "run"
     source_dir: str = "."
 
