@@ -369,6 +369,12 @@ CASES = [
         "LGBMClassifier has no argument 'num_leave' (did you mean 'num_leaves'?)",
     ),
     Case(
+        "crossfit-with-a-trained-head",
+        setup(args=("model.hybrid_fit=crossfit", "model.head=trained")),
+        2,
+        "model.hybrid_fit: crossfit refits the transformer once per fold; it needs its head fitted in closed form",
+    ),
+    Case(
         "unknown-choice",
         setup(args=("serialize.template=compat",)),
         2,

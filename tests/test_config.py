@@ -170,7 +170,8 @@ HYBRID = "ships the hybrid of transformer, logistic, lightgbm"
 @pytest.mark.parametrize(
     "task, overrides, expected",
     [
-        ("binary", [], f"{FITS}; {HYBRID}"),
+        ("binary", [], f"{FITS}; {HYBRID}, its weights from cross-fitted predictions"),
+        ("binary", ["model.hybrid_fit=validation"], f"{FITS}; {HYBRID}"),
         ("binary", ["model.hybrid=[]"], f"{FITS}; ships the transformer alone"),
         ("binary", ["model.head=trained"], f"{TRAINS_HEAD}; {HYBRID}"),
         ("binary", ["train_loss=weighted"], f"{TRAINS_HEAD}; {HYBRID}"),

@@ -76,7 +76,7 @@ def test_synthetic_rows_mix_real_values_and_get_teacher_targets(german_train) ->
         ("distill.teachers=[]", "name at least one baseline"),
         ("distill.teachers=[xgboost]", "unknown baseline 'xgboost'"),
         ("distill.weight=1.5", "between 0 and 1"),
-        ("distill.folds=1", "at least 2 folds"),
+        ("distill.folds=1", "cross-fitting the teachers needs 2 or more"),
         ("distill.temperature=2", "unknown key 'distill.temperature'"),
         ("train_loss=weighted", "cannot be combined with train_loss: weighted"),
         ("model.train_layers=-1", "model.train_layers: must be 0 or more"),

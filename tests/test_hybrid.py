@@ -71,6 +71,46 @@ def test_score_reproduces_metrics_pds_from_a_copied_folder(hybrid_run: Path, tes
         np.testing.assert_allclose(scorer.predict_proba(rows, component=name), stored["pd"][name], atol=1e-6)
 
 
+def test_the_shipped_parts_trained_on_every_row_outside_test(hybrid_run: Path):
+    """`model.hybrid_fit: auto` is crossfit after a fitted head: the validation rows train the parts
+    too, and the weights come from the cross-fitted predictions of all of those rows."""
+    metrics = json.loads((hybrid_run / "metrics.json").read_text())
+    rows = json.loads((hybrid_run / "model" / "credtune.json").read_text())["training"]["rows"]
+    assert set(rows) == {"train", "test"} and rows["train"] + rows["test"] == 1000
+    n = rows["train"]
+    source = f"cross-fitted predictions of {n} rows in 5 folds, every part then refitted on all {n}"
+    assert metrics["fitted_on"] == metrics["hybrid"]["fitted_on"] == source
+    assert "hybrid_fit: crossfit" in (hybrid_run / "recipe.yaml").read_text()
+    assert source in (hybrid_run / "model" / "README.md").read_text()
+
+
+def test_crossfit_scores_each_row_with_parts_fitted_without_it():
+    from credtune import data, load_recipe
+    from credtune.evaluation import cross_fitted_parts, fit_components
+
+    recipe = load_recipe("german_credit", ["data.sample=150"])
+    prep = data.prepare(recipe)
+    frame = prep.table.to_pandas()
+    rows, folds = np.arange(0, 150, 2), []  # some of the table's rows, not all
+
+    def transformer(fit: np.ndarray, held: np.ndarray) -> np.ndarray:
+        assert not set(fit) & set(held) and set(fit) | set(held) == set(rows)
+        folds.append((fit, held))
+        return np.full(len(held), float(len(folds)))
+
+    held = cross_fitted_parts(recipe, prep, frame, rows, ["logistic"], transformer)
+    assert len(folds) == 5 and sorted(np.concatenate([h for _, h in folds])) == list(rows)
+    assert held.source.startswith("cross-fitted predictions of 75 rows in 5 folds,")
+    np.testing.assert_array_equal(held.y, frame["labels"].to_numpy()[rows])
+    for k, (fit, out) in enumerate(folds):  # each row: the margin and PD of the parts that never saw it
+        at = np.searchsorted(rows, out)
+        assert (held.margin[at] == k + 1).all()
+        part = fit_components(
+            ["logistic"], frame.iloc[fit], frame["labels"].to_numpy()[fit], prep, recipe.seed
+        )
+        np.testing.assert_allclose(held.pds["logistic"][at], part["logistic"].predict_proba(frame.iloc[out]))
+
+
 def test_plain_transformers_still_loads_the_folder(hybrid_run: Path):
     from transformers import AutoModelForSequenceClassification
 

@@ -143,3 +143,23 @@ def test_calibration_auto_follows_the_head(task, calibration, head, method):
         }
     )
     assert calibration_method(recipe, task) == method
+
+
+@pytest.mark.parametrize(
+    "task, fit, head, method",
+    [
+        ("binary", "auto", "fitted", "crossfit"),  # refitting a closed-form head per fold is cheap
+        ("binary", "auto", "trained", "validation"),  # the Trainer would train k + 1 times
+        ("binary", "auto", "auto", "validation"),  # not yet settled against the model
+        ("multiclass", "auto", "trained", "validation"),  # no hybrid for classes
+        ("binary", "validation", "fitted", "validation"),  # the recipe's own choice stands
+        ("binary", "crossfit", "fitted", "crossfit"),
+    ],
+)
+def test_hybrid_fit_auto_follows_the_head(task, fit, head, method):
+    from credtune.targets import hybrid_fit_method
+
+    recipe = recipe_from_dict(
+        {"data": {"path": "x.csv", "target": "y", "task": task}, "model": {"head": head, "hybrid_fit": fit}}
+    )
+    assert hybrid_fit_method(recipe, task) == method

@@ -240,6 +240,8 @@ def plan(recipe: RecipeConfig, task: str) -> str:
     config = backbone_config(recipe.model.name)
     fittable = config is None or config.get("model_type") in FITTED_HEAD_TYPES
     if recipe.fits_head(task) and (recipe.model.head == "fitted" or fittable):
+        if parts and recipe.model.hybrid_fit != "validation":
+            ships += ", its weights from cross-fitted predictions"
         return f"fits the head of a frozen encoder in closed form; ships {ships}"
     layers = recipe.model.trained_layers(recipe.lora)
     what = {0: "the head on a frozen encoder", None: "every layer"}.get(layers, f"the top {layers} layers")

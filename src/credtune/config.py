@@ -88,6 +88,7 @@ class ModelConfig:
     blend: str | None = None
     hybrid: list[str] | None = None  # stacked with the transformer and shipped; null: the baselines (binary)
     hybrid_weights: str = "shrunk"  # weights pulled toward equal ones (or: equal, fitted)
+    hybrid_fit: str = "auto"  # weights learnt from: crossfit, validation; auto: crossfit after a fitted head
     train_layers: int | str | None = "auto"  # the top k layers (+ head) train, those below are frozen and
     # run once; null: every layer; auto: 0, or null beside a lora section (LoRA needs layers to adapt)
     pooling: str | None = "auto"  # mean: the head reads the mean of the states; auto: mean on a frozen BERT
@@ -181,6 +182,7 @@ CHOICES = {
     "model.pooling": ("auto", "mean", None),
     "model.head": ("auto", "trained", "fitted"),
     "model.hybrid_weights": ("shrunk", "equal", "fitted"),
+    "model.hybrid_fit": ("auto", "validation", "crossfit"),
 }
 
 
@@ -341,9 +343,7 @@ def _check_distill(recipe: RecipeConfig) -> None:
     if not 0 <= distill.weight <= 1:
         raise ConfigError(f"distill.weight: expected a share between 0 and 1, got {distill.weight}")
     if distill.folds < 2:
-        raise ConfigError(
-            f"distill.folds: need at least 2 folds to cross-fit the teachers, got {distill.folds}"
-        )
+        raise ConfigError(f"distill.folds: cross-fitting the teachers needs 2 or more, got {distill.folds}")
     if distill.synthetic < 0 or not 0 < distill.swap <= 1:
         raise ConfigError("distill: synthetic must be 0 or more and swap a share in (0, 1]")
     if recipe.train_loss == "weighted":

@@ -4,13 +4,14 @@
 evaluate all write (per-model credit metrics, the headline of the shipped model, calibration
 before/after, deciles, the decision at a threshold with the recipe's costs, fairness per
 protected column), so the three cannot drift apart. `evaluate_run` is the training run's use of
-it: calibrate on the validation split, fit the baselines on the training split, report on test.
+it: calibrate and stack on held-out predictions (the validation split, or every non-test row
+cross-fitted), fit the baselines on the training rows, report on test.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,16 +111,19 @@ def stability(reference: pd.DataFrame, current: pd.DataFrame, pd_ref, pd_cur, nu
 
 
 def evaluate_run(
-    recipe: RecipeConfig, prep: Any, margins: dict[str, np.ndarray], components: dict[str, Any] | None = None
+    recipe: RecipeConfig,
+    prep: Any,
+    margins: dict[str, np.ndarray],
+    components: dict[str, Any] | None = None,
+    held: Any = None,
 ) -> Evaluation:
-    """Calibrate on validation, fit the baselines on train (and stack the hybrid on validation),
-    then report every check on test for the shipped model: the hybrid when the recipe asks for one."""
+    """Calibrate and stack on `held` predictions (`hybrid.Held`; by default the validation split,
+    the components fitted on train), then report every check on test for the shipped model: the
+    hybrid when the recipe asks for one."""
+    from .hybrid import Held
+
     frames = {name: prep.split(name).to_pandas() for name in ("train", "valid", "test")}
     y = {name: labels_of(df, "binary") for name, df in frames.items()}
-    calibrator = fit_calibrator(calibration_method(recipe, "binary"), margins["valid"], y["valid"])
-    pds = {name: apply_calibrator(calibrator, m) for name, m in margins.items()}
-    raw_test = sigmoid(margins["test"])
-
     names = list(dict.fromkeys([*recipe.baselines, *recipe.model.hybrid]))
     if components is None:
         params = recipe.baseline_params
@@ -127,21 +131,28 @@ def evaluate_run(
             fit_components(names, frames["train"], y["train"], prep, recipe.seed, params) if names else {}
         )
     base = {split: {n: c.predict_proba(frames[split]) for n, c in components.items()} for split in frames}
+    if held is None:
+        held = Held(margins["valid"], base["valid"], y["valid"], f"validation split ({len(y['valid'])} rows)")
+    calibrator = fit_calibrator(calibration_method(recipe, "binary"), held.margin, held.y)
+    pds = {name: apply_calibrator(calibrator, m) for name, m in margins.items()}
+    pd_held = apply_calibrator(calibrator, held.margin)
+    raw_test = sigmoid(margins["test"])
+
     models: dict[str, np.ndarray] = {"transformer": pds["test"]}
     models.update({name: base["test"][name] for name in recipe.baselines})
     blend = None
-    if recipe.model.blend == "lightgbm" and "lightgbm" in base["valid"]:
-        blend = fit_blend(pds["valid"], base["valid"]["lightgbm"], y["valid"])
+    if recipe.model.blend == "lightgbm" and "lightgbm" in held.pds:
+        blend = fit_blend(pd_held, held.pds["lightgbm"], held.y)
         models["blend"] = apply_blend(blend, pds["test"], models["lightgbm"])
-    hybrid, shipped = None, pds
+    hybrid, shipped, shipped_held = None, pds, pd_held
     if recipe.model.hybrid:
-        hybrid, shipped = stack_hybrid(recipe, components, base, margins, y["valid"])
+        hybrid, shipped, shipped_held = stack_hybrid(recipe, components, base, margins, held)
         models["hybrid"] = shipped["test"]
     main = "hybrid" if hybrid else "transformer"
 
     d = recipe.decision
     costs = (d.cost_bad_approved, d.cost_good_rejected)
-    choice = choose_threshold(y["valid"], shipped["valid"], *costs, d.approval_rate)
+    choice = choose_threshold(held.y, shipped_held, *costs, d.approval_rate)
     metrics = assess(
         y["test"],
         models,
@@ -155,6 +166,7 @@ def evaluate_run(
         groups=protected_groups(frames["test"], recipe.data.protected),
     )
     metrics["shipped"] = main
+    metrics["fitted_on"] = held.source  # the rows the calibrator, weights and threshold learnt from
     if hybrid is not None:
         metrics["hybrid"] = hybrid.describe()
     if "scorecard" in components:
@@ -169,19 +181,48 @@ def evaluate_run(
     return Evaluation(metrics, calibrator, blend, {**arrays, "pd_train": shipped["train"]}, hybrid)
 
 
-def stack_hybrid(recipe: RecipeConfig, components: dict, base: dict, margins: dict, y_valid: np.ndarray):
-    """The hybrid fitted on the validation split, and its PDs per split (validation: cross-fitted)."""
+def stack_hybrid(recipe: RecipeConfig, components: dict, base: dict, margins: dict, held: Any):
+    """The hybrid's stacker fitted on the `held` predictions; its PDs on the train and test splits,
+    and on the held rows cross-fitted (for the threshold)."""
     from .hybrid import Hybrid, cross_fitted, fit_stacker
 
     names = list(recipe.model.hybrid)
     weights = recipe.model.hybrid_weights
-    stacker = fit_stacker(margins["valid"], base["valid"], y_valid, names, weights)
-    hybrid = Hybrid(
-        {name: components[name] for name in names}, stacker, f"validation split ({len(y_valid)} rows)"
-    )
+    stacker = fit_stacker(held.margin, held.pds, held.y, names, weights)
+    hybrid = Hybrid({name: components[name] for name in names}, stacker, held.source)
     pds = {split: stacker.predict(margins[split], base[split]) for split in ("train", "test")}
-    pds["valid"] = cross_fitted(margins["valid"], base["valid"], y_valid, names, recipe.seed, weights)
-    return hybrid, pds
+    return hybrid, pds, cross_fitted(held.margin, held.pds, held.y, names, recipe.seed, weights)
+
+
+def cross_fitted_parts(
+    recipe: RecipeConfig,
+    prep: Any,
+    frame: pd.DataFrame,
+    rows: np.ndarray,
+    names: list[str],
+    transformer: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> Any:
+    """`model.hybrid_fit: crossfit`: every row of `rows` (positions in `frame`) scored by the
+    transformer (`transformer(fit_rows, held_rows)` -> margins on held_rows) and the `names`
+    components, each fitted on the other folds of `rows`."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from .hybrid import CROSSFIT_FOLDS, Held
+
+    y = labels_of(frame.iloc[rows], "binary")
+    folds = max(2, min(CROSSFIT_FOLDS, int(np.bincount(y, minlength=2).min())))
+    margin, pds = np.zeros(len(rows)), {name: np.zeros(len(rows)) for name in names}
+    for k, (fit, held) in enumerate(
+        StratifiedKFold(folds, shuffle=True, random_state=recipe.seed).split(y, y)
+    ):
+        margin[held] = transformer(rows[fit], rows[held])
+        params, fitted = recipe.baseline_params, frame.iloc[rows[fit]]
+        for name, part in fit_components(names, fitted, y[fit], prep, recipe.seed, params).items():
+            pds[name][held] = part.predict_proba(frame.iloc[rows[held]])
+        log.info("crossfit: fold %d/%d done", k + 1, folds)
+    n = len(rows)
+    source = f"cross-fitted predictions of {n} rows in {folds} folds, every part then refitted on all {n}"
+    return Held(margin, pds, y, source)
 
 
 def fit_components(

@@ -51,12 +51,13 @@ def model_card(spec: ModelSpec, metrics: dict[str, Any], recipe: Any = None) -> 
         repo_id=f"{REPO_PLACEHOLDER}{name}",
         max_length=spec.max_length,
         **card_sections(spec, metrics, getattr(recipe, "baseline_params", None)),
-        **kind_sections(spec),
+        **kind_sections(spec, metrics.get("fitted_on", "validation split")),
     )
 
 
-def kind_sections(spec: ModelSpec) -> dict[str, str]:
-    """What the model outputs, its decision section and how to call it: these follow the task."""
+def kind_sections(spec: ModelSpec, held: str = "validation split") -> dict[str, str]:
+    """What the model outputs, its decision section and how to call it: these follow the task.
+    `held`: the rows the threshold and calibration learnt from (metrics.json's `fitted_on`)."""
     calibration = spec.calibration.get("method", "none")
     calibrated = "as its head outputs it" if calibration == "none" else f"calibrated with {calibration}"
     head = f"fine-tuned with credtune from `{spec.base_model}`. It reads one borrower record serialized as text and"
@@ -67,7 +68,7 @@ def kind_sections(spec: ModelSpec) -> dict[str, str]:
             "intro": f"A credit-default model {head} outputs the\nprobability that the loan defaults "
             f"(class `{spec.label_names[1]}`), {calibrated}.",
             "decision": "## Decision rule and scorecard\nApprove when the calibrated PD is below "
-            f"{threshold} (chosen on the validation split).\nPoints: {points} (higher = safer).",
+            f"{threshold} (chosen on the {held}).\nPoints: {points} (higher = safer).",
             "usage": "pd_ = scorer.predict_proba(df)  # calibrated probability of default\n"
             f"points = scorer.score(df)  # scorecard points ({points})",
         }
@@ -85,7 +86,7 @@ def kind_sections(spec: ModelSpec) -> dict[str, str]:
         + (
             "value as its head outputs it."
             if calibration == "none"
-            else f"value, mapped by a {calibration} calibration fitted on the validation split."
+            else f"value, mapped by a {calibration} calibration fitted on the {held}."
         ),
         "decision": "## Decisions\nNo approve/decline rule or scorecard points: those are for default models.",
         "usage": "values = scorer.predict(df)  # predicted value per applicant",
@@ -172,7 +173,8 @@ def shipped_paragraph(metrics: dict[str, Any], baseline_params: dict[str, Any] |
         method = (metrics.get("calibration") or {}).get("method")
         if method == "none":
             return "The fine-tuned transformer alone; its PD is the head's own output, not recalibrated."
-        return "The fine-tuned transformer alone, its logit margin calibrated on the validation split."
+        held = metrics.get("fitted_on", "validation split")
+        return f"The fine-tuned transformer alone, its logit margin calibrated on the {held}."
     weights = ", ".join(f"{name} {coef:+.3f}" for name, coef in hybrid["weights"].items())
     settings = "".join(
         f" `{name}` was fitted with {', '.join(f'{k}={v}' for k, v in params.items())}."

@@ -3,9 +3,12 @@
 The stack is a logistic regression on the transformer's logit margin and each component's
 log-odds. Its weights must come from predictions that none of the stacked models trained on:
 the transformer's margins on its own training rows are in-sample (it has memorized them), so
-the stacker is fitted on the validation split, where the transformer and the components (both
-fitted on the training split) predict rows they have never seen. The same validation rows also
-choose the decision threshold; for that, their hybrid PDs are cross-fitted (each validation fold
+the stacker learns from `Held` predictions, rows scored by parts that never trained on them. With
+`model.hybrid_fit: validation` those are the validation split's, the parts fitted on the training
+split; with `crossfit` (the default after a head fitted in closed form) every row outside test is
+scored by parts fitted on the other `CROSSFIT_FOLDS` folds, and the shipped parts are then refitted
+on all of those rows: more rows for the parts and five times more for the weights. The same held
+rows also choose the decision threshold; for that, their hybrid PDs are cross-fitted (each fold
 scored by a stacker fitted on the other folds), so the threshold is not chosen on rows whose
 labels shaped the weights. The stacker outputs a calibrated PD itself (it is a logistic model).
 
@@ -32,6 +35,18 @@ TRANSFORMER = "transformer"
 FLAT = 1e-3  # log-odds spread below which a part carries no information (`equal` weights)
 STACK_C = 1.0  # L2 strength of the `fitted` stacker: ~150 validation rows for 2-5 weights
 SHRINK = 10.0  # L2 pull of the `shrunk` weights toward equal ones (parts standardized)
+CROSSFIT_FOLDS = 5  # `model.hybrid_fit: crossfit`: folds of the rows outside test
+
+
+@dataclass
+class Held:
+    """Predictions on rows the predicting parts never trained on (the transformer's margin, each
+    component's PD, the labels): what the calibrator, the stacker and the threshold learn from."""
+
+    margin: np.ndarray
+    pds: dict[str, np.ndarray]
+    y: np.ndarray
+    source: str  # where they come from, for metrics.json and the card
 
 
 @dataclass
@@ -204,6 +219,5 @@ def load_hybrid(model_dir: Path, entry: dict[str, Any]) -> Hybrid:
     except BaselineFileError as exc:
         raise ModelError(f"{model_dir}: hybrid component: {exc}") from None
     s = entry["stacker"]
-    return Hybrid(
-        components, Stacker(list(s["features"]), [float(c) for c in s["coef"]], float(s["intercept"]))
-    )
+    stacker = Stacker(list(s["features"]), [float(c) for c in s["coef"]], float(s["intercept"]))
+    return Hybrid(components, stacker, str(s.get("fitted_on", "validation split")))

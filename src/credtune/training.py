@@ -98,7 +98,7 @@ def settled(recipe: RecipeConfig, model: Any, task: str) -> RecipeConfig:
     retrains the same model after a release changes a default, and a reviewer reads what ran."""
     from .head import wants_fit
     from .pooling import is_pooled
-    from .targets import calibration_method
+    from .targets import calibration_method, hybrid_fit_method
 
     layers = recipe.model.trained_layers(recipe.lora)
     pooling = "mean" if is_pooled(model) else None
@@ -109,6 +109,13 @@ def settled(recipe: RecipeConfig, model: Any, task: str) -> RecipeConfig:
         model=dataclasses.replace(recipe.model, train_layers=layers, pooling=pooling, head=head),
         train=train_settings(recipe),
     )
+    fit = hybrid_fit_method(ran, task)
+    if fit == "crossfit" and (task != "binary" or head != "fitted"):
+        raise ConfigError(
+            f"model.hybrid_fit: crossfit needs a default target whose head is fitted in closed form; this "
+            f"{task} model's head is {head}"
+        )
+    ran = dataclasses.replace(ran, model=dataclasses.replace(ran.model, hybrid_fit=fit))
     return dataclasses.replace(ran, calibration=calibration_method(ran, task))
 
 

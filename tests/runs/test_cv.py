@@ -58,6 +58,17 @@ def test_every_row_has_exactly_one_oof_prediction(cv_dir: Path):
     assert credit_metrics(oof["label"], oof["transformer"])["auc"] == pytest.approx(auc)
 
 
+def test_the_hybrid_learns_its_weights_from_every_training_row_cross_fitted(cv_dir: Path):
+    """`model.hybrid_fit: auto` after a fitted head: each fold's parts train on all its training
+    rows, and the stacker learns from those rows' predictions by parts that never saw them."""
+    for line in map(json.loads, (cv_dir / "folds.jsonl").read_text().splitlines()):
+        assert line["hybrid_fit"] == "crossfit" and line["valid_rows"] == 0
+        held = line["validation"]
+        assert len(held["rows"]) == line["train_rows"] and not set(held["rows"]) & set(line["rows"])
+        assert len(held["margin"]) == line["train_rows"] and np.isfinite(held["margin"]).all()
+        assert set(held["pd"]) == {"scorecard", "lightgbm"}  # the hybrid's parts
+
+
 def test_cv_report_and_refusal_to_overwrite(cv_dir: Path):
     html = (cv_dir / "report.html").read_text(encoding="utf-8")
     assert "Per fold" in html and "ROC curves" in html and "data:image/png;base64," in html

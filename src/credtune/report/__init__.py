@@ -64,7 +64,7 @@ def build(metrics: dict[str, Any], arrays: dict[str, Any] | None, title: str) ->
             "Applicants ranked riskiest first; cum_capture = share of all bads caught down to that decile."
         )
         rep.table(metrics["deciles"])
-    decision_section(rep, metrics.get("decision") or {})
+    decision_section(rep, metrics.get("decision") or {}, metrics.get("fitted_on", "validation split"))
     if metrics.get("scorecard_points"):
         scorecard_section(rep, metrics["scorecard_points"])
     stability_section(rep, metrics.get("stability") or {})

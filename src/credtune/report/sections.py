@@ -114,13 +114,13 @@ def distribution_section(rep: Report, y: Any, p: Any) -> None:
     rep.figure(fig, "distribution", "histogram of PD for goods and bads")
 
 
-def decision_section(rep: Report, decision: dict[str, Any]) -> None:
+def decision_section(rep: Report, decision: dict[str, Any], chosen_on: str = "validation split") -> None:
     if decision.get("threshold") is None:
         return
     rep.heading("Decision threshold")
     rep.para(
         f"Approve when PD < {decision['threshold']:.4f} (rule: {decision.get('rule', 'fixed')}, "
-        "chosen on the validation split, applied here)."
+        f"chosen on the {chosen_on}, applied here)."
     )
     rep.table(
         [

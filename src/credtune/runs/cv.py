@@ -35,7 +35,15 @@ from ..metrics import (
 )
 from ..targets import calibration_method
 from . import RunResult, check_run_dir
-from .folds import CvInputs, fit_transformer, fold_recipe, fold_spread, prepare_inputs
+from .folds import (
+    CvInputs,
+    crossfit_held,
+    fit_transformer,
+    fold_recipe,
+    fold_spread,
+    prepare_inputs,
+    settle_folds,
+)
 
 log = logging.getLogger(__name__)
 FOLD_KEYS = ("auc", "ks", "brier")
@@ -98,13 +106,14 @@ def _run_repeats(recipe: RecipeConfig, inputs: CvInputs, folds: int, seeds: int,
     raw_runs: list[np.ndarray] = []
     fold_of = np.full((seeds, len(y)), -1)
     names = ["transformer", *recipe.baselines, *(["hybrid"] if recipe.model.hybrid else [])]
+    crossfit = settle_folds(recipe, inputs).model.hybrid_fit == "crossfit"
     for s in range(seeds):
         seed = recipe.seed + s
         this_fold = fold_recipe(recipe, seed)
         preds = {name: np.full(len(y), np.nan) for name in ["pd_raw", *names]}
         for k, (train_idx, test_idx) in enumerate(_folds(y, folds, seed)):
             fold_of[s, test_idx] = k
-            row = run_fold(this_fold, inputs, train_idx, test_idx, out_dir)
+            row = run_fold(this_fold, inputs, train_idx, test_idx, out_dir, crossfit)
             fold_pds, validation = row.pop("pd"), row.pop("validation")
             for name, p in fold_pds.items():
                 preds[name][test_idx] = p
@@ -135,35 +144,51 @@ def _folds(y: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.nd
 
 
 def run_fold(
-    recipe: RecipeConfig, inputs: CvInputs, train_idx: np.ndarray, test_idx: np.ndarray, out_dir: Path
+    recipe: RecipeConfig,
+    inputs: CvInputs,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    out_dir: Path,
+    crossfit: bool = False,
 ) -> dict[str, Any]:
-    """Train on the training folds less a validation slice (for calibration and the threshold),
-    predict the held-out fold; fit the baselines on exactly the same rows."""
+    """Fit on the training folds and predict the held-out fold, the baselines on exactly the rows
+    the transformer trained on. Calibration, the hybrid's weights and the threshold learn from held
+    predictions: the validation slice's, or with `crossfit` every training row's, cross-fitted
+    (the parts are then fitted on all the training rows), as `credtune train` ships the model."""
     from sklearn.model_selection import train_test_split
 
+    from ..hybrid import Held
+
     started, y = time.time(), inputs.y
-    fit_idx, valid_idx = train_test_split(
-        train_idx, test_size=recipe.data.split.valid, stratify=y[train_idx], random_state=recipe.seed
-    )
-    fit_idx, valid_idx = np.sort(fit_idx), np.sort(valid_idx)
-    logits, ran = fit_transformer(recipe, inputs, fit_idx, [valid_idx, test_idx], out_dir)
-    m_valid, m_test = (binary_margin(x) for x in logits)
-    calibrator = fit_calibrator(calibration_method(ran, "binary"), m_valid, y[valid_idx])
-    pd_valid, pd_test = apply_calibrator(calibrator, m_valid), apply_calibrator(calibrator, m_test)
-    idx = {"fit": fit_idx, "valid": valid_idx, "test": test_idx}
-    preds, shipped_valid, base_valid = _fold_baselines(recipe, inputs, idx, (m_valid, m_test), pd_test)
-    if shipped_valid is None:
-        shipped_valid = pd_valid
+    if crossfit:
+        fit_idx, held = train_idx, crossfit_held(recipe, inputs, train_idx, out_dir)
+        logits, ran = fit_transformer(recipe, inputs, fit_idx, [test_idx], out_dir)
+        m_test = binary_margin(logits[0])
+    else:
+        fit_idx, valid_idx = train_test_split(
+            train_idx, test_size=recipe.data.split.valid, stratify=y[train_idx], random_state=recipe.seed
+        )
+        fit_idx, valid_idx = np.sort(fit_idx), np.sort(valid_idx)
+        logits, ran = fit_transformer(recipe, inputs, fit_idx, [valid_idx, test_idx], out_dir)
+        (m_valid, m_test), held = (binary_margin(x) for x in logits), None
+    components = _fit_fold_components(recipe, inputs, fit_idx)
+    base_test = {n: c.predict_proba(inputs.frame.iloc[test_idx]) for n, c in components.items()}
+    if held is None:
+        base_valid = {n: c.predict_proba(inputs.frame.iloc[valid_idx]) for n, c in components.items()}
+        held = Held(m_valid, base_valid, y[valid_idx], f"validation split ({len(valid_idx)} rows)")
+    calibrator = fit_calibrator(calibration_method(ran, "binary"), held.margin, held.y)
+    preds, shipped_held = _fold_models(recipe, held, m_test, base_test, calibrator)
     d = recipe.decision
     costs = (d.cost_bad_approved, d.cost_good_rejected)
-    choice = choose_threshold(y[valid_idx], shipped_valid, *costs, d.approval_rate)
+    choice = choose_threshold(held.y, shipped_held, *costs, d.approval_rate)
     main = "hybrid" if recipe.model.hybrid else "transformer"
     fold = assess(y[test_idx], preds, main=main, threshold=choice["threshold"], costs=costs)
     row: dict[str, Any] = {
         "train_rows": len(fit_idx),
-        "valid_rows": len(valid_idx),
+        "valid_rows": 0 if crossfit else len(held.y),
         "test_rows": len(test_idx),
         "calibration": calibrator["method"],
+        "hybrid_fit": "crossfit" if crossfit else "validation",
     }
     for name, scores in fold["models"].items():
         row.update({f"{name}_{key}": scores[key] for key in FOLD_KEYS})
@@ -175,42 +200,34 @@ def run_fold(
         seconds=round(time.time() - started, 1),
         pd={**preds, "pd_raw": sigmoid(m_test)},
         validation={  # what the stacker and the threshold saw: lets a stopped run try other stacks
-            "rows": valid_idx.tolist(),
-            "margin": m_valid.tolist(),
+            "rows": (train_idx if crossfit else valid_idx).tolist(),
+            "margin": held.margin.tolist(),
             "test_margin": m_test.tolist(),
-            "pd": {name: p.tolist() for name, p in base_valid.items()},
+            "pd": {name: p.tolist() for name, p in held.pds.items()},
         },
     )
     return row
 
 
-def _fold_baselines(recipe: RecipeConfig, inputs: CvInputs, idx: dict, margins: tuple, pd_test: np.ndarray):
-    """The baselines fitted on the fold's training rows and, with `model.hybrid`, the hybrid
-    stacked exactly as `credtune train` ships it (weights from the validation rows). Returns the
-    test PDs per model, the shipped model's cross-fitted validation PDs (None: the transformer's)
-    and the components' validation PDs."""
-    y, frame = inputs.y, inputs.frame
-    preds: dict[str, np.ndarray] = {"transformer": pd_test}
+def _fit_fold_components(recipe: RecipeConfig, inputs: CvInputs, rows: np.ndarray) -> dict[str, Any]:
     names = list(dict.fromkeys([*recipe.baselines, *recipe.model.hybrid]))
     if not names:
-        return preds, None, {}
-    fit = idx["fit"]
-    components = fit_components(
-        names, frame.iloc[fit], y[fit], inputs.prep, recipe.seed, recipe.baseline_params
-    )
-    base = {
-        split: {n: c.predict_proba(frame.iloc[idx[split]]) for n, c in components.items()}
-        for split in ("valid", "test")
-    }
-    preds.update({name: base["test"][name] for name in recipe.baselines})
+        return {}
+    frame, params = inputs.frame.iloc[rows], recipe.baseline_params
+    return fit_components(names, frame, inputs.y[rows], inputs.prep, recipe.seed, params)
+
+
+def _fold_models(recipe: RecipeConfig, held: Any, m_test: np.ndarray, base_test: dict, calibrator: dict):
+    """The test PDs per model (the hybrid stacked on `held` exactly as `credtune train` ships it),
+    and the shipped model's PDs on the held rows (the hybrid's cross-fitted) for the threshold."""
+    preds = {"transformer": apply_calibrator(calibrator, m_test)}
+    preds.update({name: base_test[name] for name in recipe.baselines})
     if not recipe.model.hybrid:
-        return preds, None, base["valid"]
-    hybrid, y_valid = list(recipe.model.hybrid), y[idx["valid"]]
-    weights = recipe.model.hybrid_weights
-    stacker = fit_stacker(margins[0], base["valid"], y_valid, hybrid, weights)
-    preds["hybrid"] = stacker.predict(margins[1], base["test"])
-    valid = cross_fitted(margins[0], base["valid"], y_valid, hybrid, recipe.seed, weights)
-    return preds, valid, base["valid"]
+        return preds, apply_calibrator(calibrator, held.margin)
+    hybrid, weights = list(recipe.model.hybrid), recipe.model.hybrid_weights
+    stacker = fit_stacker(held.margin, held.pds, held.y, hybrid, weights)
+    preds["hybrid"] = stacker.predict(m_test, base_test)
+    return preds, cross_fitted(held.margin, held.pds, held.y, hybrid, recipe.seed, weights)
 
 
 def summarize(

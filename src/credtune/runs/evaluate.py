@@ -90,6 +90,7 @@ def _evaluate(
         "data": source,
         "dropped_rows": dropped,
         "shipped": scorer.shipped,
+        "fitted_on": spec.training.get("fitted_on", "validation split"),  # the stored threshold's rows
     }
     metrics.update(
         assess(

@@ -117,6 +117,37 @@ def fit_transformer(
     return outputs, ran
 
 
+def settle_folds(recipe: RecipeConfig, inputs: CvInputs) -> RecipeConfig:
+    """The recipe as every fold will train it (`training.settled`: which head, so whether the
+    hybrid crossfits), from a model loaded once; its frozen layers' outputs, shared by the folds,
+    are computed here."""
+    from ..modeling import load_model
+
+    labels = inputs.prep.schema["label_names"]
+    model = load_model(recipe.model, labels, inputs.tokenizer, recipe.lora, recipe.seed, inputs.prep.task)
+    inputs.frozen = prepare_frozen(recipe, model, inputs.encoded, inputs.tokenizer, inputs.frozen)
+    return settled(recipe, model, inputs.prep.task)
+
+
+def crossfit_held(recipe: RecipeConfig, inputs: CvInputs, rows: np.ndarray, out_dir: Path) -> Any:
+    """`model.hybrid_fit: crossfit`: the transformer and the hybrid's components fitted on k - 1
+    folds of `rows`, each scoring the fold it did not see (`evaluation.cross_fitted_parts`)."""
+    from ..evaluation import cross_fitted_parts
+    from ..inference import binary_margin
+
+    each = fold_recipe(recipe, recipe.seed)
+
+    def transformer(fit: np.ndarray, held: np.ndarray) -> np.ndarray:
+        return binary_margin(fit_transformer(each, inputs, fit, [held], out_dir / ".crossfit")[0][0])
+
+    names = [*recipe.model.hybrid, *(["lightgbm"] if recipe.model.blend == "lightgbm" else [])]
+    held = cross_fitted_parts(
+        recipe, inputs.prep, inputs.frame, rows, list(dict.fromkeys(names)), transformer
+    )
+    shutil.rmtree(out_dir / ".crossfit", ignore_errors=True)
+    return held
+
+
 def fold_scale(inputs: CvInputs, fit_idx: np.ndarray) -> dict[str, float] | None:
     """A regression target's mean and spread on the fold's training rows (None for classes)."""
     return target_scale(inputs.y[fit_idx]) if inputs.prep.task == "regression" else None

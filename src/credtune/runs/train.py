@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .. import data as data_mod
 from ..config import RecipeConfig, dump_recipe
 from ..contract import ModelSpec
@@ -36,6 +38,7 @@ from ..training import (
     training_arguments,
 )
 from . import DONE_MARKER, RunResult, check_run_dir
+from .folds import CvInputs, crossfit_held
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +52,8 @@ def train(
 ) -> RunResult:
     """Fine-tune `recipe`'s model on its data and write a complete run folder.
 
-    Every check that can fail (run folder, data, `train:` keys, model folder) runs before an
-    existing run is cleared and before any weights are loaded."""
+    Every check that can fail (run folder, data, `train:` keys, model folder, the baselines' fits)
+    runs before an existing run is cleared and before the encoder's pass."""
     run_dir = Path(output_dir) if output_dir else Path("runs") / recipe.name
     clear = check_run_dir(run_dir, resume, overwrite)
     started = time.time()
@@ -59,13 +62,21 @@ def train(
 
     check_no_overlap(recipe.model.name, prep.table, "held out", [*prep.splits["valid"], *prep.splits["test"]])
     args = training_arguments(recipe, run_dir / "checkpoints")
-    components = fit_baselines(recipe, prep)  # seconds; a baseline that cannot be fitted stops us here
     from accelerate import PartialState
 
     from ..modeling import load_model, load_tokenizer
 
     state = PartialState()
     tokenizer = load_tokenizer(recipe.model, prep.serializer.added_tokens)
+    model = load_model(
+        recipe.model, prep.schema["label_names"], tokenizer, recipe.lora, recipe.seed, prep.task
+    )
+    # crossfit: every row outside test trains the shipped parts; weights learn from k-fold predictions
+    crossfit = settled(recipe, model, prep.task).model.hybrid_fit == "crossfit"
+    fit_rows = (
+        np.sort(np.r_[prep.splits["train"], prep.splits["valid"]]) if crossfit else prep.splits["train"]
+    )
+    components = fit_baselines(recipe, prep, fit_rows)  # a baseline that cannot be fitted stops us here
     if clear and state.is_main_process:
         shutil.rmtree(run_dir)
     state.wait_for_everyone()
@@ -77,13 +88,16 @@ def train(
         scale = prep.schema["target_scale"]
         fit_split = {name: standardized(ds, scale) for name, ds in split.items()}
     n_cut = report_cuts(encoded, recipe.model.max_length)
-    model = load_model(
-        recipe.model, prep.schema["label_names"], tokenizer, recipe.lora, recipe.seed, prep.task
-    )
     cache = prepare_frozen(recipe, model, encoded, tokenizer)
-    train_ds = fit_split["train"]
+    held, train_ds = None, fit_split["train"]
+    if crossfit:
+        frame = prep.table.to_pandas()
+        labels = frame["labels"].to_numpy(dtype=int)
+        inputs = CvInputs(prep, labels, encoded, frame, tokenizer, state, cache)
+        held = crossfit_held(recipe, inputs, fit_rows, run_dir)
+        train_ds = encoded.select(fit_rows)
     if recipe.distill is not None:
-        frame = prep.split("train").to_pandas()
+        frame = prep.table.select(fit_rows).to_pandas()
         train_ds, cache = distilled_train_set(recipe, train_ds, frame, prep, tokenizer, model, cache)
     trainer = build_trainer(recipe, model, tokenizer, args, train_ds, fit_split["valid"], cache)
     checkpoint = last_complete_checkpoint(run_dir / "checkpoints") if resume else None
@@ -105,9 +119,22 @@ def train(
         model_to_save = gather_full_model(trainer, run_dir / ".gathered")
     if trainer.is_world_process_zero():
         rows = {name: int(len(idx)) for name, idx in prep.splits.items()}
+        if crossfit:  # the validation rows trained the parts too
+            rows = {"train": len(fit_rows), "test": rows["test"]}
         facts = {"rows": rows, "world_size": state.num_processes, "seconds": round(train_seconds, 1)}
         metrics = finish_run(
-            recipe, prep, split, model_to_save, tokenizer, run_dir, facts, n_cut, encoded, components, cached
+            recipe,
+            prep,
+            split,
+            model_to_save,
+            tokenizer,
+            run_dir,
+            facts,
+            n_cut,
+            encoded,
+            components,
+            cached,
+            held,
         )
     else:
         metrics = {}
@@ -115,14 +142,15 @@ def train(
     return RunResult(run_dir, metrics)
 
 
-def fit_baselines(recipe: RecipeConfig, prep: Any) -> dict[str, Any]:
-    """The baselines and hybrid components, fitted on the training split before the transformer."""
+def fit_baselines(recipe: RecipeConfig, prep: Any, rows: np.ndarray) -> dict[str, Any]:
+    """The baselines and hybrid components, fitted on `rows` (the training split, with `crossfit`
+    the validation split too) before the transformer."""
     from ..evaluation import fit_components, labels_of
 
     names = list(dict.fromkeys([*recipe.baselines, *recipe.model.hybrid]))
     if not names:
         return {}
-    train = prep.split("train").to_pandas()
+    train = prep.table.select(rows).to_pandas()
     return fit_components(
         names, train, labels_of(train, prep.task), prep, recipe.seed, recipe.baseline_params
     )
@@ -141,7 +169,7 @@ def test_predictions(prep: Any, margin: Any, pds: dict[str, Any]) -> dict[str, A
 
 
 def _evaluate_binary(
-    recipe: RecipeConfig, prep: Any, split: dict, scorer: Any, components: dict, cached: dict
+    recipe: RecipeConfig, prep: Any, split: dict, scorer: Any, components: dict, cached: dict, held: Any
 ) -> tuple:
     from ..evaluation import evaluate_run
 
@@ -149,7 +177,7 @@ def _evaluate_binary(
         name: binary_margin(cached[name]) if name in cached else scorer.margins_for_texts(list(ds["text"]))
         for name, ds in split.items()
     }
-    evaluation = evaluate_run(recipe, prep, margins, components)
+    evaluation = evaluate_run(recipe, prep, margins, components, held)
     return evaluation, test_predictions(prep, margins["test"], evaluation.arrays["pd"])
 
 
@@ -165,6 +193,7 @@ def finish_run(
     encoded: Any,
     components: dict[str, Any],
     cached: dict[str, Any] | None = None,
+    held: Any = None,
 ) -> dict[str, Any]:
     """Evaluate the model as it is shipped, then write model/, recipe.yaml, the report and, last,
     metrics.json.
@@ -173,7 +202,8 @@ def finish_run(
     from the Trainer, whose evaluation runs under bf16 autocast where the hardware has it: so
     `credtune score` on the test rows reproduces metrics.json's PDs. `cached` holds head outputs
     already computed for other splits (train and valid, from cached frozen layers); splits not in
-    it are scored by `CreditScorer` too."""
+    it are scored by `CreditScorer` too. `held`: the cross-fitted predictions of `model.hybrid_fit:
+    crossfit` that calibrate and stack (None: the validation split)."""
     import transformers
 
     from ..evaluation_kinds import evaluate_kind_run, kind_predictions, stability_rows
@@ -203,8 +233,9 @@ def finish_run(
     scorer = CreditScorer(merged(model), tokenizer, spec)
     recipe = settled(recipe, scorer.model, prep.task)  # e.g. the calibration `auto` meant for this head
     if prep.task == "binary":
-        evaluation, predictions = _evaluate_binary(recipe, prep, split, scorer, components, cached)
+        evaluation, predictions = _evaluate_binary(recipe, prep, split, scorer, components, cached, held)
         spec.threshold = evaluation.metrics["decision"]["threshold"]  # for the shipped model
+        spec.training["fitted_on"] = evaluation.metrics["fitted_on"]  # so `evaluate` can say it
         spec.blend = evaluation.blend
     else:
         sample = stability_rows(len(split["train"]), recipe.seed)  # the training rows' outputs only feed PSI
