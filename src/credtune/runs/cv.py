@@ -38,11 +38,11 @@ from . import RunResult, check_run_dir
 from .folds import (
     CvInputs,
     crossfit_held,
+    crossfits,
     fit_transformer,
     fold_recipe,
     fold_spread,
     prepare_inputs,
-    settle_folds,
 )
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def _run_repeats(recipe: RecipeConfig, inputs: CvInputs, folds: int, seeds: int,
     raw_runs: list[np.ndarray] = []
     fold_of = np.full((seeds, len(y)), -1)
     names = ["transformer", *recipe.baselines, *(["hybrid"] if recipe.model.hybrid else [])]
-    crossfit = settle_folds(recipe, inputs).model.hybrid_fit == "crossfit"
+    crossfit = crossfits(recipe, inputs)
     for s in range(seeds):
         seed = recipe.seed + s
         this_fold = fold_recipe(recipe, seed)

@@ -117,16 +117,19 @@ def fit_transformer(
     return outputs, ran
 
 
-def settle_folds(recipe: RecipeConfig, inputs: CvInputs) -> RecipeConfig:
-    """The recipe as every fold will train it (`training.settled`: which head, so whether the
-    hybrid crossfits), from a model loaded once; its frozen layers' outputs, shared by the folds,
-    are computed here."""
+def crossfits(recipe: RecipeConfig, inputs: CvInputs) -> bool:
+    """Whether the folds' hybrid crossfits (`training.settled` on a model loaded once, where the
+    recipe leaves it open: which head the model gets); the frozen layers' outputs, shared by the
+    folds, are computed here then."""
     from ..modeling import load_model
 
+    task = inputs.prep.task
+    if recipe.model.hybrid_fit == "validation" or not recipe.fits_head(task):
+        return False
     labels = inputs.prep.schema["label_names"]
-    model = load_model(recipe.model, labels, inputs.tokenizer, recipe.lora, recipe.seed, inputs.prep.task)
+    model = load_model(recipe.model, labels, inputs.tokenizer, recipe.lora, recipe.seed, task)
     inputs.frozen = prepare_frozen(recipe, model, inputs.encoded, inputs.tokenizer, inputs.frozen)
-    return settled(recipe, model, inputs.prep.task)
+    return settled(recipe, model, task).model.hybrid_fit == "crossfit"
 
 
 def crossfit_held(recipe: RecipeConfig, inputs: CvInputs, rows: np.ndarray, out_dir: Path) -> Any:
