@@ -263,7 +263,7 @@ def hybrid_fit_method(recipe: Any, task: str) -> str:
     """`model.hybrid_fit` with `auto` resolved: crossfit for a default target whose head is fitted in
     closed form (refitting it once per fold costs seconds, the encoder's pass is shared): every part
     then learns from all the rows outside test, and the weights, calibration and threshold from
-    ~850 cross-fitted rows on German credit instead of ~150 validation rows (docs/experiments.md,
+    ~800 cross-fitted rows on German credit instead of ~150 validation rows (docs/experiments.md,
     round 13); validation otherwise (a head the Trainer trains would train k + 1 times)."""
     if recipe.model.hybrid_fit != "auto":
         return recipe.model.hybrid_fit
