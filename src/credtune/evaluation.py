@@ -124,15 +124,11 @@ def evaluate_run(
 
     frames = {name: prep.split(name).to_pandas() for name in ("train", "valid", "test")}
     y = {name: labels_of(df, "binary") for name, df in frames.items()}
-    names = list(dict.fromkeys([*recipe.baselines, *recipe.model.hybrid]))
     if components is None:
-        params = recipe.baseline_params
-        components = (
-            fit_components(names, frames["train"], y["train"], prep, recipe.seed, params) if names else {}
-        )
+        components = fit_recipe_components(recipe, frames["train"], y["train"], prep)
     base = {split: {n: c.predict_proba(frames[split]) for n, c in components.items()} for split in frames}
     if held is None:
-        held = Held(margins["valid"], base["valid"], y["valid"], f"validation split ({len(y['valid'])} rows)")
+        held = Held.validation(margins["valid"], base["valid"], y["valid"])
     calibrator = fit_calibrator(calibration_method(recipe, "binary"), held.margin, held.y)
     pds = {name: apply_calibrator(calibrator, m) for name, m in margins.items()}
     pd_held = apply_calibrator(calibrator, held.margin)
@@ -223,6 +219,12 @@ def cross_fitted_parts(
     n = len(rows)
     source = f"cross-fitted predictions of {n} rows in {folds} folds, every part then refitted on all {n}"
     return Held(margin, pds, y, source)
+
+
+def fit_recipe_components(recipe: RecipeConfig, frame: pd.DataFrame, y: np.ndarray, prep: Any) -> dict:
+    """The recipe's baselines and hybrid components (each once) fitted on `frame`'s rows."""
+    names = list(dict.fromkeys([*recipe.baselines, *recipe.model.hybrid]))
+    return fit_components(names, frame, y, prep, recipe.seed, recipe.baseline_params) if names else {}
 
 
 def fit_components(

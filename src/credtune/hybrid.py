@@ -48,6 +48,11 @@ class Held:
     y: np.ndarray
     source: str  # where they come from, for metrics.json and the card
 
+    @classmethod
+    def validation(cls, margin: np.ndarray, pds: dict[str, np.ndarray], y: np.ndarray) -> Held:
+        """`model.hybrid_fit: validation`: the validation rows, the parts fitted on the training rows."""
+        return cls(margin, pds, y, f"validation split ({len(y)} rows)")
+
 
 @dataclass
 class Stacker:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..config import RecipeConfig
 from ..errors import ConfigError
-from ..evaluation import apply_blend, assess, fit_blend, fit_components, pick
+from ..evaluation import apply_blend, assess, fit_blend, fit_recipe_components, pick
 from ..files import write_json_atomic
 from ..hybrid import cross_fitted, fit_stacker
 from ..inference import binary_margin
@@ -171,11 +171,11 @@ def run_fold(
         fit_idx, valid_idx = np.sort(fit_idx), np.sort(valid_idx)
         logits, ran = fit_transformer(recipe, inputs, fit_idx, [valid_idx, test_idx], out_dir)
         (m_valid, m_test), held = (binary_margin(x) for x in logits), None
-    components = _fit_fold_components(recipe, inputs, fit_idx)
+    components = fit_recipe_components(recipe, inputs.frame.iloc[fit_idx], y[fit_idx], inputs.prep)
     base_test = {n: c.predict_proba(inputs.frame.iloc[test_idx]) for n, c in components.items()}
     if held is None:
         base_valid = {n: c.predict_proba(inputs.frame.iloc[valid_idx]) for n, c in components.items()}
-        held = Held(m_valid, base_valid, y[valid_idx], f"validation split ({len(valid_idx)} rows)")
+        held = Held.validation(m_valid, base_valid, y[valid_idx])
     calibrator = fit_calibrator(calibration_method(ran, "binary"), held.margin, held.y)
     preds, shipped_held = _fold_models(recipe, held, m_test, base_test, calibrator)
     d = recipe.decision
@@ -207,14 +207,6 @@ def run_fold(
         },
     )
     return row
-
-
-def _fit_fold_components(recipe: RecipeConfig, inputs: CvInputs, rows: np.ndarray) -> dict[str, Any]:
-    names = list(dict.fromkeys([*recipe.baselines, *recipe.model.hybrid]))
-    if not names:
-        return {}
-    frame, params = inputs.frame.iloc[rows], recipe.baseline_params
-    return fit_components(names, frame, inputs.y[rows], inputs.prep, recipe.seed, params)
 
 
 def _fold_models(recipe: RecipeConfig, held: Any, m_test: np.ndarray, base_test: dict, calibrator: dict):

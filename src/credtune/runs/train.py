@@ -145,15 +145,10 @@ def train(
 def fit_baselines(recipe: RecipeConfig, prep: Any, rows: np.ndarray) -> dict[str, Any]:
     """The baselines and hybrid components, fitted on `rows` (the training split, with `crossfit`
     the validation split too) before the transformer."""
-    from ..evaluation import fit_components, labels_of
+    from ..evaluation import fit_recipe_components, labels_of
 
-    names = list(dict.fromkeys([*recipe.baselines, *recipe.model.hybrid]))
-    if not names:
-        return {}
     train = prep.table.select(rows).to_pandas()
-    return fit_components(
-        names, train, labels_of(train, prep.task), prep, recipe.seed, recipe.baseline_params
-    )
+    return fit_recipe_components(recipe, train, labels_of(train, prep.task), prep)
 
 
 def test_predictions(prep: Any, margin: Any, pds: dict[str, Any]) -> dict[str, Any]:
