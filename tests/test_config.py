@@ -173,6 +173,8 @@ HYBRID = "ships the hybrid of transformer, logistic, lightgbm"
         ("binary", [], f"{FITS}; {HYBRID}, its weights from cross-fitted predictions"),
         ("binary", ["model.hybrid_fit=validation"], f"{FITS}; {HYBRID}"),
         ("binary", ["model.hybrid=[]"], f"{FITS}; ships the transformer alone"),
+        ("binary", ["model.pooling=ffn", "model.hybrid=[]"], "fits a student of each token's feed-forward map "
+         "of a frozen encoder in closed form; ships the transformer alone"),  # fmt: skip
         ("binary", ["model.head=trained"], f"{TRAINS_HEAD}; {HYBRID}"),
         ("binary", ["train_loss=weighted"], f"{TRAINS_HEAD}; {HYBRID}"),
         ("multiclass", [], f"{TRAINS_HEAD}; ships the transformer alone"),

@@ -23,7 +23,8 @@ from credtune.training import encode, prepare_frozen
 @pytest.fixture(scope="module")
 def frozen(tiny_overrides: list[str]):
     recipe = load_recipe(
-        RECIPES / "german_credit.yaml", [*tiny_overrides, "data.sample=300", "model.head=fitted"]
+        RECIPES / "german_credit.yaml",
+        [*tiny_overrides, "data.sample=300", "model.head=fitted", "model.pooling=mean"],  # ffn: its own test
     )
     prep = prepare(recipe)
     tokenizer = load_tokenizer(recipe.model)
@@ -138,3 +139,22 @@ def test_auto_fits_the_head_of_a_frozen_default_model(overrides, task, kind, fit
 
     recipe = recipe_from_dict({"data": {"path": "x.csv", "target": "y"}}, overrides)
     assert wants_fit(recipe, _tiny(kind, 3 if task == "multiclass" else 2), task) is fits
+
+
+@pytest.mark.parametrize("rows, features", [(300, 40), (60, 120)], ids=["tall", "wide"])
+def test_ridge_loo_is_what_ridgecv_fits(rows: int, features: int) -> None:
+    """The penalty by leave-one-out error and the coefficients, from the smaller Gram matrix."""
+    from sklearn.linear_model import RidgeCV
+
+    from credtune.head import ALPHAS, ridge_loo
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((rows, 8)) @ rng.standard_normal((8, features)) + rng.standard_normal(
+        (rows, features)
+    )
+    y = x[:, :3].sum(1) + 3.0 * rng.standard_normal(rows) + 2.0
+    reference = RidgeCV(alphas=ALPHAS).fit(x, y)
+    weight, bias, chosen = ridge_loo(x, y, ALPHAS)
+    assert chosen == {"alpha": reference.alpha_} and ALPHAS[0] < reference.alpha_ < ALPHAS[-1]
+    np.testing.assert_allclose(weight, reference.coef_, rtol=1e-8, atol=1e-12)
+    assert bias == pytest.approx(reference.intercept_, abs=1e-9)

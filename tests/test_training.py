@@ -111,11 +111,16 @@ def test_saved_recipe_spells_out_what_ran(cli_run, tiny_overrides, tmp_path):
     given = load_recipe("german_credit", tiny_overrides)
     saved = load_recipe(out / "recipe.yaml")
     settings = ("task", "train_layers", "pooling", "head")
-    assert [getattr(given.data if k == "task" else given.model, k) for k in settings] == [None, *["auto"] * 3]
+    assert [getattr(given.data if k == "task" else given.model, k) for k in settings] == [
+        None,
+        "auto",
+        "ffn",
+        "auto",
+    ]
     assert [getattr(saved.data if k == "task" else saved.model, k) for k in settings] == [
         "binary",
         0,
-        "mean",
+        "ffn",
         "fitted",
     ]
     assert saved.calibration == "none" and saved.model.hybrid == ["scorecard", "lightgbm"]  # fitted head

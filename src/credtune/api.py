@@ -242,7 +242,8 @@ def plan(recipe: RecipeConfig, task: str) -> str:
     if recipe.fits_head(task) and (recipe.model.head == "fitted" or fittable):
         if parts and recipe.model.hybrid_fit != "validation":
             ships += ", its weights from cross-fitted predictions"
-        return f"fits the head of a frozen encoder in closed form; ships {ships}"
+        fits = "a student of each token's feed-forward map" if recipe.model.pooling == "ffn" else "the head"
+        return f"fits {fits} of a frozen encoder in closed form; ships {ships}"
     layers = recipe.model.trained_layers(recipe.lora)
     what = {0: "the head on a frozen encoder", None: "every layer"}.get(layers, f"the top {layers} layers")
     if recipe.lora is not None:

@@ -10,6 +10,9 @@ classifier. Encoders whose layers sit in `encoder.layer` (BERT, RoBERTa, XLM-R, 
 cached; other architectures are frozen and run in full. These encoders classify from the first
 position's state, so with every layer frozen (`train_layers: 0`) only that position is kept and
 batches shrink to one position: ~1.5 KB a row instead of every token's states, and no padding.
+With `model.pooling: ffn` the cache keeps what the feature layer hands the pooling layer apart from
+the fitted student (`ffn_pooling.token_parts`, ~12 KB a row), and `refresh` pools it each time a
+student is fitted.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
+from .ffn_pooling import is_ffn, pooled_states, token_parts
 from .inference import bound_heap
 from .pooling import is_pooled, pooled_first
 
@@ -138,9 +142,20 @@ class FrozenCache:
     """Each row's hidden states after the bottom `n` layers, without padding, by row position."""
 
     def __init__(
-        self, states: list[torch.Tensor], n: int, left_padded: bool = False, first_only: bool = False
+        self,
+        states: list[torch.Tensor],
+        n: int,
+        left_padded: bool = False,
+        first_only: bool = False,
+        parts: dict[str, torch.Tensor] | None = None,
     ):
         self.states, self.n, self.left_padded, self.first_only = states, n, left_padded, first_only
+        self.parts = parts  # `model.pooling: ffn`: each row's inputs to the pooling layer, less the student
+
+    def refresh(self, model: Any) -> None:
+        """`model.pooling: ffn`: the first-position states with the student now in `model`."""
+        if self.parts is not None:
+            self.states = list(pooled_states(model, self.parts)[:, None].unbind(0))
 
     @classmethod
     @torch.no_grad()
@@ -150,6 +165,9 @@ class FrozenCache:
         bound_heap()  # rows of every length, longer and longer: keep the heap from growing with them
         first_only = n == num_layers(model)
         pool = first_only and is_pooled(model)  # the pooling layer is then run at the first position only
+        ffn = pool and is_ffn(model)  # then the feature layer's parts are kept, not its output
+        below = n - 1 - int(ffn) if pool else n  # the layers run in full
+        parts: dict[str, list] = {}
         base = backbone(model)
         holder, attr = _layers(base)
         layers = getattr(holder, attr)
@@ -161,7 +179,7 @@ class FrozenCache:
         states: list[torch.Tensor | None] = [None] * len(lengths)
         was_training = base.training
         base.eval()
-        setattr(holder, attr, layers[: n - 1] if pool else layers[:n])
+        setattr(holder, attr, layers[:below])
         try:
             order = np.argsort(lengths, kind="stable")
             for start in range(0, len(order), batch_size):
@@ -183,6 +201,10 @@ class FrozenCache:
                     attention_mask=mask.to(device),
                     **{k: v.to(device) for k, v in kwargs.items()},
                 ).last_hidden_state
+                if ffn:  # the student's inputs, kept for every row: `refresh` pools them
+                    for name, x in token_parts(layers[below], out, mask.to(device)).items():
+                        parts.setdefault(name, []).append((rows, x.float().cpu()))
+                    continue
                 if pool:
                     out = pooled_first(layers[n - 1], out, mask.to(device))
                 out = out.float().cpu()
@@ -191,12 +213,17 @@ class FrozenCache:
         finally:
             setattr(holder, attr, layers)
             base.train(was_training)
-        return cls(states, n, first_only=first_only)  # type: ignore[arg-type]
+        cache = cls(states, n, first_only=first_only)  # type: ignore[arg-type]
+        if ffn:
+            cache.parts = {name: _by_row(batches, len(lengths)) for name, batches in parts.items()}
+            cache.refresh(model)
+        return cache
 
     def extended(self, model: Any, encoded: Any, pad_id: int) -> FrozenCache:
         """A cache with `encoded`'s rows after these (their `table_row` continues from here)."""
         more = FrozenCache.build(model, encoded, self.n, pad_id)
-        return FrozenCache(self.states + more.states, self.n, self.left_padded, self.first_only)
+        parts = self.parts and {k: torch.cat([v, more.parts[k]]) for k, v in self.parts.items()}
+        return FrozenCache(self.states + more.states, self.n, self.left_padded, self.first_only, parts)
 
     def batch(self, rows: list[int], width: int) -> torch.Tensor:
         """The rows' states padded to `width` positions, as the collator padded their tokens."""
@@ -209,6 +236,13 @@ class FrozenCache:
             else:
                 out[i, : len(s)] = s
         return out
+
+
+def _by_row(batches: list[tuple[np.ndarray, torch.Tensor]], rows: int) -> torch.Tensor:
+    out = torch.empty((rows, batches[0][1].shape[-1]))
+    for idx, values in batches:
+        out[torch.as_tensor(idx)] = values
+    return out
 
 
 class CachedCollator:

@@ -26,6 +26,7 @@ from .errors import ConfigError
 log = logging.getLogger(__name__)
 
 SLOPE = 0.05  # the pooler's tanh sees SLOPE x the standardized state: |x| < 4 stays within 2% of linear
+READ_SLOPE = 1e-3  # `model.pooling: ffn`: the head reads the student back, linear to ~1e-7
 ALPHAS = np.logspace(-1, 5, 13)  # ridge penalties tried (generalized cross-validation)
 CS = np.logspace(-4, 0, 9)  # inverse logistic penalties tried (inner 3-fold AUC)
 
@@ -53,16 +54,28 @@ def wants_fit(recipe: Any, model: Any, task: str) -> bool:
 
 def fit_head(model: Any, cache: Any, train_ds: Any) -> dict[str, Any]:
     """Fit the head of `model` on the cached states of `train_ds`'s rows and write it into the
-    pooler and classifier. Hard labels: logistic regression; soft labels: ridge on their log-odds."""
+    pooler and classifier. Hard labels: logistic regression; soft labels: ridge on their log-odds.
+    With `model.pooling: ffn` that model is the student written into the feature layer first."""
     if cache is None or not cache.first_only or not can_fit(model):
         raise ConfigError(
             "model.head: fitted needs a BERT-style classifier (a pooler, two classes) whose layers are all frozen"
         )
     rows = [int(r) for r in train_ds["table_row"]]
-    x = torch.cat([cache.states[r][:1] for r in rows]).double().numpy()
     target = np.asarray(train_ds["labels"], dtype=np.float64)
+    if cache.parts is not None:
+        return fit_student(model, cache, rows, target)
+    x = torch.cat([cache.states[r][:1] for r in rows]).double().numpy()
     mean, std = x.mean(0), np.maximum(x.std(0), 1e-6)
     features = np.tanh(SLOPE * (x - mean) / std) / SLOPE  # what the classifier will see, / SLOPE
+    weight, bias, chosen = fit_linear(features, target)
+    write_head(model, mean, std, weight, bias)
+    log.info("head fitted in closed form on %d rows (%s)", len(rows), chosen)
+    return {"rows": len(rows), **chosen}
+
+
+def fit_linear(features: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float, dict[str, float]]:
+    """Labels 0/1: logistic regression, its penalty chosen by inner 3-fold AUC; soft labels (PDs):
+    ridge on their log-odds, its penalty by generalized cross-validation."""
     if np.isin(target, (0.0, 1.0)).all():
         from sklearn.linear_model import LogisticRegressionCV
 
@@ -73,28 +86,74 @@ def fit_head(model: Any, cache: Any, train_ds: Any) -> dict[str, Any]:
             fit = LogisticRegressionCV(Cs=CS, cv=3, scoring="roc_auc", max_iter=3000).fit(
                 features, target.astype(int)
             )
-        weight, bias = np.ravel(fit.coef_), float(np.ravel(fit.intercept_)[0])
-        chosen = {"C": float(np.ravel(fit.C_)[0])}
-    else:
-        from sklearn.linear_model import RidgeCV
+        return np.ravel(fit.coef_), float(np.ravel(fit.intercept_)[0]), {"C": float(np.ravel(fit.C_)[0])}
+    from .metrics import logit
 
-        from .metrics import logit
+    return ridge_loo(features, logit(np.clip(target, 1e-4, 1 - 1e-4)), ALPHAS)
 
-        fit = RidgeCV(alphas=ALPHAS).fit(features, logit(np.clip(target, 1e-4, 1 - 1e-4)))
-        weight, bias, chosen = fit.coef_, float(fit.intercept_), {"alpha": float(fit.alpha_)}
-    write_head(model, mean, std, weight, bias)
-    log.info("head fitted in closed form on %d rows (%s)", len(rows), chosen)
-    return {"rows": len(rows), **chosen}
+
+def ridge_loo(x: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, float, dict[str, float]]:
+    """Ridge regression with an intercept, its penalty the one of `alphas` with the least
+    leave-one-out squared error: what scikit-learn's `RidgeCV(alphas)` fits, from one eigen-
+    decomposition of the smaller Gram matrix (p x p or n x n) instead of an SVD of the n x p
+    features: 4.3 s against ~0.5 s for 6,300 rows of 1,536 features, fitted six times a cv fold."""
+    x_mean, y_mean = x.mean(0), y.mean()
+    xc, yc = x - x_mean, y - y_mean
+    wide = len(x) < x.shape[1]  # then the n x n Gram matrix is the smaller one
+    eigen, vectors = np.linalg.eigh(xc @ xc.T if wide else xc.T @ xc)
+    keep = eigen > eigen.max() * 1e-12
+    eigen, vectors = eigen[keep], vectors[:, keep]
+    u = vectors if wide else xc @ vectors / np.sqrt(eigen)  # orthonormal, spanning the features
+    if wide:
+        vectors = xc.T @ u / np.sqrt(eigen)
+    uty, u2 = u.T @ yc, u**2
+    best = None
+    for alpha in alphas:
+        shrink = eigen / (eigen + alpha)
+        hat = 1.0 / len(y) + u2 @ shrink  # leverage of each row, the intercept's share included
+        error = float(np.mean(((yc - u @ (shrink * uty)) / (1.0 - hat)) ** 2))
+        if best is None or error < best[0]:
+            best = (error, float(alpha))
+    alpha = best[1]
+    weight = vectors @ (np.sqrt(eigen) / (eigen + alpha) * uty)
+    return weight, float(y_mean - x_mean @ weight), {"alpha": alpha}
+
+
+def fit_student(model: Any, cache: Any, rows: list[int], target: np.ndarray) -> dict[str, Any]:
+    """`model.pooling: ffn`: the linear model on the standardized mean of phi (the student), written
+    into the feature layer scaled so each row's mean sits near unit spread; then the head that reads
+    it back from the pooled states' dim M, by least squares of the student's scores on it (near
+    linear: the margin is the student's score)."""
+    from .ffn_pooling import M, write_student
+
+    phi = cache.parts["phi"][rows].double().numpy()
+    mean, std = phi.mean(0), np.maximum(phi.std(0), 1e-12)
+    weight, bias, chosen = fit_linear((phi - mean) / std, target)
+    score = (phi - mean) / std @ weight + bias  # the student's log-odds for each training row
+    unit = weight / std / max(float(np.std(score)), 1e-6)  # one spread of the score per unit
+    write_student(model, unit, float(unit @ mean), float(cache.parts["inv"][rows].mean()))
+    cache.refresh(model)
+    x = torch.cat([cache.states[r] for r in rows]).double().numpy()
+    x_mean, x_std = x.mean(0), np.maximum(x.std(0), 1e-6)
+    read = np.tanh(READ_SLOPE * (x[:, M] - x_mean[M]) / x_std[M]) / READ_SLOPE
+    slope, intercept = np.polyfit(read, score, 1)
+    reads = np.zeros(len(x_mean))  # dim M alone: the others are constants (under bf16 autocast, a
+    reads[M] = slope  # weight on one would read its rounding)
+    write_head(model, x_mean, x_std, reads, float(intercept), READ_SLOPE)
+    log.info("student fitted in closed form on %d rows (%s)", len(rows), chosen)
+    return {"rows": len(rows), "features": int(phi.shape[1]), **chosen}
 
 
 @torch.no_grad()
-def write_head(model: Any, mean: np.ndarray, std: np.ndarray, weight: np.ndarray, bias: float) -> None:
-    """pooler(x) = tanh(SLOPE * (x - mean) / std); margin = weight . pooler(x) / SLOPE + bias."""
+def write_head(
+    model: Any, mean: np.ndarray, std: np.ndarray, weight: np.ndarray, bias: float, slope: float = SLOPE
+) -> None:
+    """pooler(x) = tanh(slope * (x - mean) / std); margin = weight . pooler(x) / slope + bias."""
     dense, classifier = model.base_model.pooler.dense, model.classifier
     dtype = dense.weight.dtype
-    dense.weight.copy_(torch.diag(torch.as_tensor(SLOPE / std, dtype=dtype)))
-    dense.bias.copy_(torch.as_tensor(-SLOPE * mean / std, dtype=dtype))
+    dense.weight.copy_(torch.diag(torch.as_tensor(slope / std, dtype=dtype)))
+    dense.bias.copy_(torch.as_tensor(-slope * mean / std, dtype=dtype))
     classifier.weight.zero_()
     classifier.bias.zero_()
-    classifier.weight[1] = torch.as_tensor(weight / SLOPE, dtype=dtype)
+    classifier.weight[1] = torch.as_tensor(weight / slope, dtype=dtype)
     classifier.bias[1] = bias

@@ -11,6 +11,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 
 from .config import LoraConfig, ModelConfig
 from .errors import ModelError
+from .ffn_pooling import add_ffn_pooling, is_ffn
 from .pooling import add_mean_pooling, is_pooled, wants_mean
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,9 @@ def load_model(
         model.config.pad_token_id = tokenizer.pad_token_id
     embed_added_tokens(model, tokenizer)
     trained = cfg.trained_layers(lora)
-    if wants_mean(model, cfg.pooling, trained):
+    if cfg.pooling == "ffn" or is_ffn(model):
+        add_ffn_pooling(model)
+    elif wants_mean(model, cfg.pooling, trained):
         add_mean_pooling(model)
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()

@@ -28,10 +28,11 @@ SCALE = 1.0e3  # the residual enters the LayerNorm at 1/SCALE of the mean's weig
 
 
 def is_pooled(model: Any) -> bool:
-    return getattr(model.config, MARK, None) == "mean"
+    """Whether the model ends in the pooling layer (`mean`, or `ffn` with its feature layer below)."""
+    return getattr(model.config, MARK, None) in ("mean", "ffn")
 
 
-def _bert_layers(model: Any) -> torch.nn.ModuleList | None:
+def bert_layers(model: Any) -> torch.nn.ModuleList | None:
     """The encoder's layers when they are BERT's kind (BERT, RoBERTa, XLM-R, ELECTRA), else None."""
     layers = getattr(getattr(model.base_model, "encoder", None), "layer", None)
     needed = {"attention.self.query", "attention.self.value", "attention.output.dense", "output.dense"}
@@ -51,12 +52,12 @@ def wants_mean(model: Any, pooling: str | None, train_layers: int | None) -> boo
     with the top one trained), the model's own position otherwise. A pooled folder stays pooled."""
     if pooling == "mean" or is_pooled(model):
         return True
-    return pooling == "auto" and train_layers is not None and _bert_layers(model) is not None
+    return pooling == "auto" and train_layers is not None and bert_layers(model) is not None
 
 
 def add_mean_pooling(model: Any) -> None:
     """Append the pooling layer (once) and keep it frozen; a folder saved afterwards holds it."""
-    layers = _bert_layers(model)
+    layers = bert_layers(model)
     if layers is None:
         raise ConfigError(
             f"model.pooling: mean needs a BERT-style encoder, not a {model.config.model_type} model"

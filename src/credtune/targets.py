@@ -226,6 +226,9 @@ def settle_task(recipe: Any, task: str) -> None:
     are refused on other target kinds."""
     if recipe.model.hybrid is None:
         recipe.model.hybrid = list(recipe.baselines) if task == "binary" else []
+    if recipe.model.pooling == "ffn" and not recipe.fits_head(task):
+        recipe.model.pooling = "auto"  # the student is the fitted head's: a recipe that trains its head,
+        # e.g. German credit's with a lora section, pools as auto settles
     if task == "binary":
         if recipe.data.ordered:
             raise ConfigError("data.ordered: ordered grades need data.task: multiclass")
