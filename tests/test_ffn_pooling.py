@@ -147,3 +147,14 @@ def test_train_and_score_with_ffn_pooling_end_to_end(tiny_overrides: list[str], 
     np.testing.assert_allclose(
         scorer.predict_proba(rows, component="transformer"), stored["transformer"], atol=1e-6
     )
+
+
+def test_train_layers_and_lora_leave_both_appended_layers_alone(fitted) -> None:
+    """An ffn folder fine-tuned again with its top layer trained: the feature and pooling layers stay
+    out of the `train_layers` count and out of LoRA's reach, as the pooling layer alone does."""
+    from credtune.frozen import frozen_count, frozen_linear_names
+
+    model = fitted[0]
+    assert frozen_count(model, 1) == 1  # the tiny BERT's 2 layers: 1 frozen, 1 trained; 2 appended
+    layers = {name.split(".layer.")[1].split(".")[0] for name in frozen_linear_names(model, 1)}
+    assert layers == {"0", "2", "3"}

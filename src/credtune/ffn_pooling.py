@@ -131,9 +131,9 @@ def pooled_states(model: Any, parts: dict[str, torch.Tensor]) -> torch.Tensor:
     layer, pool = bert_layers(model)[-2:]
     w, c = layer.output.dense.weight[M], layer.output.dense.bias[M]
     parts = {name: x.to(w.device, w.dtype) for name, x in parts.items()}
-    d = w.new_zeros(layer.output.LayerNorm.weight.shape)
-    d[M] = 1.0
-    gain = layer.output.LayerNorm.weight * (d - 1.0 / len(d))
+    at_m = w.new_zeros(layer.output.LayerNorm.weight.shape)
+    at_m[M] = 1.0
+    gain = layer.output.LayerNorm.weight * (at_m - 1.0 / len(at_m))  # s in dim M, less the norm's mean
     mean = parts["out"] + (parts["phi"] @ w + parts["inv"][:, 0] * c)[:, None] * gain
     first = parts["out0"] + (parts["phi0"] @ w + parts["inv0"][:, 0] * c)[:, None] * gain
     attended = pool.attention.output(pool.attention.self.value(mean)[:, None], first[:, None])

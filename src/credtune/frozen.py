@@ -57,11 +57,11 @@ def num_layers(model: Any) -> int:
 
 
 def frozen_count(model: Any, train_layers: int | None) -> int:
-    """How many bottom layers `model.train_layers` leaves frozen (0 when it is unset). The pooling
-    layer (`model.pooling: mean`) is not counted: it is always frozen, and cached when all are."""
+    """How many bottom layers `model.train_layers` leaves frozen (0 when it is unset). The layers
+    `model.pooling` appends (mean: one, ffn: two) are not counted: always frozen, cached when all are."""
     if train_layers is None:
         return 0
-    pooled = int(is_pooled(model))
+    pooled = int(is_pooled(model)) + int(is_ffn(model))
     if not 0 <= train_layers <= num_layers(model) - pooled:
         raise ConfigError(
             f"model.train_layers: {train_layers} is outside 0..{num_layers(model) - pooled} "
@@ -100,10 +100,11 @@ def freeze_bottom(model: Any, n: int) -> None:
 
 
 def frozen_linear_names(model: Any, n: int) -> list[str]:
-    """Full names of the linear modules in the bottom `n` layers and in the pooling layer
-    (`model.pooling: mean`), the layers that stay frozen: to keep LoRA out of them."""
+    """Full names of the linear modules in the bottom `n` layers and in the layers `model.pooling`
+    appended, the layers that stay frozen: to keep LoRA out of them."""
     layers = _layer_list(model)
-    frozen = [*layers[:n], *(layers[-1:] if is_pooled(model) else [])]
+    appended = int(is_pooled(model)) + int(is_ffn(model))
+    frozen = [*layers[:n], *(layers[len(layers) - appended :] if appended else [])]
     ids = {id(m) for layer in frozen for m in layer.modules()}
     return [name for name, m in model.named_modules() if id(m) in ids and isinstance(m, torch.nn.Linear)]
 
