@@ -1,6 +1,6 @@
 """`model.pooling: ffn`: the feature layer carries the fitted student, the cache pools what the full
-model pools, the margin is the student's score, the folder loads plainly, and it is refused where
-no head is fitted."""
+model pools, the margin is the student's score, the folder loads plainly, and where the head trains
+the recipe pools as `auto` settles."""
 
 from __future__ import annotations
 
