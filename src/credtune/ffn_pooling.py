@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
-from .pooling import MARK, add_mean_pooling, bert_layers, is_pooled
+from .pooling import MARK, add_mean_pooling, bert_layers, freeze_appended, is_pooled, number_layers
 
 J, K, M = 0, 1, 2  # two dims for the constants, one for the student
 BIG = 1.0e5  # the output LayerNorm's scale: a token's s moves it by ~s^2 / (4 BIG^2), 2.5e-5 at s = 1,000
@@ -62,18 +62,10 @@ def add_ffn_pooling(model: Any) -> None:
         layer = _feature_layer(layers[-1], model.config.hidden_size)
         add_mean_pooling(model)
         layers.insert(len(layers) - 1, layer)
-        for index, each in enumerate(layers[-2:], start=len(layers) - 2):
-            for module in each.modules():
-                if hasattr(module, "layer_idx"):
-                    module.layer_idx = index
+        number_layers(layers)
         model.config.num_hidden_layers = len(layers)
         setattr(model.config, MARK, "ffn")
-    for layer in bert_layers(model)[-2:]:
-        for param in layer.parameters():
-            param.requires_grad = False
-        for module in layer.modules():
-            if isinstance(module, torch.nn.Dropout):
-                module.p = 0.0
+    freeze_appended(model)
 
 
 @torch.no_grad()

@@ -28,7 +28,7 @@ import torch
 from .errors import ConfigError
 from .ffn_pooling import is_ffn, pooled_states, token_parts
 from .inference import bound_heap
-from .pooling import is_pooled, pooled_first
+from .pooling import appended_layers, is_pooled, pooled_first
 
 log = logging.getLogger(__name__)
 STATES_KEY = "frozen_states"
@@ -61,7 +61,7 @@ def frozen_count(model: Any, train_layers: int | None) -> int:
     `model.pooling` appends (mean: one, ffn: two) are not counted: always frozen, cached when all are."""
     if train_layers is None:
         return 0
-    pooled = int(is_pooled(model)) + int(is_ffn(model))
+    pooled = appended_layers(model)
     if not 0 <= train_layers <= num_layers(model) - pooled:
         raise ConfigError(
             f"model.train_layers: {train_layers} is outside 0..{num_layers(model) - pooled} "
@@ -103,8 +103,7 @@ def frozen_linear_names(model: Any, n: int) -> list[str]:
     """Full names of the linear modules in the bottom `n` layers and in the layers `model.pooling`
     appended, the layers that stay frozen: to keep LoRA out of them."""
     layers = _layer_list(model)
-    appended = int(is_pooled(model)) + int(is_ffn(model))
-    frozen = [*layers[:n], *(layers[len(layers) - appended :] if appended else [])]
+    frozen = [*layers[:n], *layers[len(layers) - appended_layers(model) :]]
     ids = {id(m) for layer in frozen for m in layer.modules()}
     return [name for name, m in model.named_modules() if id(m) in ids and isinstance(m, torch.nn.Linear)]
 
@@ -167,7 +166,7 @@ class FrozenCache:
         first_only = n == num_layers(model)
         pool = first_only and is_pooled(model)  # the pooling layer is then run at the first position only
         ffn = pool and is_ffn(model)  # then the feature layer's parts are kept, not its output
-        below = n - 1 - int(ffn) if pool else n  # the layers run in full
+        below = n - appended_layers(model) if first_only else n  # the layers run in full
         parts: dict[str, list] = {}
         base = backbone(model)
         holder, attr = _layers(base)

@@ -128,8 +128,9 @@ def fit_student(model: Any, cache: Any, rows: list[int], target: np.ndarray) -> 
 
     phi = cache.parts["phi"][rows].double().numpy()
     mean, std = phi.mean(0), np.maximum(phi.std(0), 1e-12)
-    weight, bias, chosen = fit_linear((phi - mean) / std, target)
-    score = (phi - mean) / std @ weight + bias  # the student's log-odds for each training row
+    standardized = (phi - mean) / std
+    weight, bias, chosen = fit_linear(standardized, target)
+    score = standardized @ weight + bias  # the student's log-odds for each training row
     unit = weight / std / max(float(np.std(score)), 1e-6)  # one spread of the score per unit
     write_student(model, unit, float(unit @ mean), float(cache.parts["inv"][rows].mean()))
     cache.refresh(model)

@@ -27,9 +27,36 @@ MARK = "credtune_pooling"
 SCALE = 1.0e3  # the residual enters the LayerNorm at 1/SCALE of the mean's weight; fp16 stays finite
 
 
+APPENDED = {"mean": 1, "ffn": 2}  # the layers each `model.pooling` appends (ffn: a feature layer below)
+
+
+def appended_layers(model: Any) -> int:
+    """How many layers at the top of the encoder `model.pooling` appended: always frozen."""
+    return APPENDED.get(getattr(model.config, MARK, None), 0)
+
+
 def is_pooled(model: Any) -> bool:
     """Whether the model ends in the pooling layer (`mean`, or `ffn` with its feature layer below)."""
-    return getattr(model.config, MARK, None) in ("mean", "ffn")
+    return appended_layers(model) > 0
+
+
+def number_layers(layers: torch.nn.ModuleList) -> None:
+    """Each layer's attention knows its index (`layer_idx`): kept right as layers are appended."""
+    for index, layer in enumerate(layers):
+        for module in layer.modules():
+            if hasattr(module, "layer_idx"):
+                module.layer_idx = index
+
+
+def freeze_appended(model: Any) -> None:
+    """No gradient and no dropout in the layers `model.pooling` appended."""
+    layers = bert_layers(model)
+    for layer in layers[len(layers) - appended_layers(model) :]:
+        for param in layer.parameters():
+            param.requires_grad = False
+        for module in layer.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
 
 
 def bert_layers(model: Any) -> torch.nn.ModuleList | None:
@@ -72,17 +99,11 @@ def add_mean_pooling(model: Any) -> None:
             layer.attention.output.dense.weight.copy_(eye * SCALE)
             for norm in (layer.attention.output.LayerNorm, layer.output.LayerNorm):
                 norm.weight.fill_(1.0)
-        for module in layer.modules():
-            if hasattr(module, "layer_idx"):
-                module.layer_idx = len(layers)
         layers.append(layer)
+        number_layers(layers)
         model.config.num_hidden_layers = len(layers)
         setattr(model.config, MARK, "mean")
-    for param in layers[-1].parameters():
-        param.requires_grad = False
-    for module in layers[-1].modules():
-        if isinstance(module, torch.nn.Dropout):
-            module.p = 0.0
+    freeze_appended(model)
 
 
 @torch.no_grad()

@@ -96,13 +96,12 @@ def settled(recipe: RecipeConfig, model: Any, task: str) -> RecipeConfig:
     """The recipe as this run trained `model`, each `auto` and default spelled out (target kind,
     layers trained, pooling, head, calibration, every `train:` value): the copy in a run folder then
     retrains the same model after a release changes a default, and a reviewer reads what ran."""
-    from .ffn_pooling import is_ffn
     from .head import wants_fit
-    from .pooling import is_pooled
+    from .pooling import MARK
     from .targets import calibration_method, hybrid_fit_method
 
     layers = recipe.model.trained_layers(recipe.lora)
-    pooling = "ffn" if is_ffn(model) else "mean" if is_pooled(model) else None
+    pooling = getattr(model.config, MARK, None)  # mean, ffn or none: what `model.pooling` appended
     head = "fitted" if wants_fit(recipe, model, task) else "trained"
     if pooling == "ffn" and head != "fitted":
         raise ConfigError(
