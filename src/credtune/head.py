@@ -96,7 +96,7 @@ def ridge_loo(x: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> tuple[np.ndar
     """Ridge regression with an intercept, its penalty the one of `alphas` with the least
     leave-one-out squared error: what scikit-learn's `RidgeCV(alphas)` fits, from one eigen-
     decomposition of the smaller Gram matrix (p x p or n x n) instead of an SVD of the n x p
-    features: 4.3 s against ~0.5 s for 6,300 rows of 1,536 features, fitted six times a cv fold."""
+    features: 0.73-0.91 s against 3.7-4.4 s for 6,300 rows of 1,536 features, fitted six times a cv fold."""
     x_mean, y_mean = x.mean(0), y.mean()
     xc, yc = x - x_mean, y - y_mean
     wide = len(x) < x.shape[1]  # then the n x n Gram matrix is the smaller one
