@@ -893,7 +893,8 @@ CASES = [
         time_split([f"{1 + i % 28:02d}/{1 + i % 12:02d}/{1990 + i % 30}" for i in range(60)]),
         0,
         "{tmp}/recipe.yaml: ok (60 rows: train 39, valid 9, test 12; 5 fields; parsed as numbers: opened "
-        "(date:%d/%m/%Y); fits the head of a frozen encoder in closed form; ships the transformer alone)",
+        "(date:%d/%m/%Y); fits a student of each token's feed-forward map of a frozen encoder in closed form; "
+        "ships the transformer alone)",
         oldest_rows_train,
     ),
     Case(

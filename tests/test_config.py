@@ -162,7 +162,8 @@ def test_the_default_hybrid_is_the_baselines_for_a_default_target(task, override
     assert recipe.model.hybrid == expected
 
 
-FITS = "fits the head of a frozen encoder in closed form"
+FITS = "fits a student of each token's feed-forward map of a frozen encoder in closed form"
+FITS_MEAN = "fits the head of a frozen encoder in closed form"
 TRAINS_HEAD = "trains the head on a frozen encoder at lr 0.001 for 10 epochs"
 HYBRID = "ships the hybrid of transformer, logistic, lightgbm"
 
@@ -173,8 +174,7 @@ HYBRID = "ships the hybrid of transformer, logistic, lightgbm"
         ("binary", [], f"{FITS}; {HYBRID}, its weights from cross-fitted predictions"),
         ("binary", ["model.hybrid_fit=validation"], f"{FITS}; {HYBRID}"),
         ("binary", ["model.hybrid=[]"], f"{FITS}; ships the transformer alone"),
-        ("binary", ["model.pooling=ffn", "model.hybrid=[]"], "fits a student of each token's feed-forward map "
-         "of a frozen encoder in closed form; ships the transformer alone"),  # fmt: skip
+        ("binary", ["model.pooling=mean", "model.hybrid=[]"], f"{FITS_MEAN}; ships the transformer alone"),
         ("binary", ["model.head=trained"], f"{TRAINS_HEAD}; {HYBRID}"),
         ("binary", ["train_loss=weighted"], f"{TRAINS_HEAD}; {HYBRID}"),
         ("multiclass", [], f"{TRAINS_HEAD}; ships the transformer alone"),
@@ -197,11 +197,20 @@ def test_validate_says_what_auto_and_the_defaults_will_train(task, overrides, ex
     assert plan(recipe, task) == expected
 
 
-@pytest.mark.parametrize("model_type, fits", [("bert", True), ("deberta-v2", True), ("llama", False)])
-def test_validate_reads_the_head_from_the_backbone_config(tmp_path, model_type, fits):
-    """`model.head: auto` is fitted in closed form only where the classifier has BERT's kind of head."""
+@pytest.mark.parametrize(
+    "config, expected",
+    [
+        ({"model_type": "bert"}, FITS),
+        ({"model_type": "bert", "credtune_pooling": "mean"}, FITS_MEAN),  # a mean-pooled folder stays so
+        ({"model_type": "deberta-v2"}, FITS_MEAN),  # no BERT layers for the ffn one
+        ({"model_type": "llama"}, TRAINS_HEAD),
+    ],
+)
+def test_validate_reads_the_head_from_the_backbone_config(tmp_path, config, expected):
+    """`model.head: auto` is fitted in closed form only where the classifier has BERT's kind of head,
+    and `model.pooling: auto` adds the ffn student only on BERT's kind of layers."""
     from credtune.api import plan
 
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": model_type}), encoding="utf-8")
+    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
     recipe = recipe_from_dict({"data": {"path": "x.csv", "target": "y"}, "model": {"name": str(tmp_path)}})
-    assert plan(recipe, "binary").startswith(FITS if fits else TRAINS_HEAD)
+    assert plan(recipe, "binary").startswith(expected)

@@ -144,7 +144,7 @@ def test_auto_fits_the_head_of_a_frozen_default_model(overrides, task, kind, fit
 @pytest.mark.parametrize("rows, features", [(300, 40), (60, 120)], ids=["tall", "wide"])
 def test_ridge_loo_is_what_ridgecv_fits(rows: int, features: int) -> None:
     """The penalty by leave-one-out error and the coefficients, from the smaller Gram matrix."""
-    from sklearn.linear_model import RidgeCV
+    from sklearn.linear_model import Ridge, RidgeCV
 
     from credtune.head import ALPHAS, ridge_loo
 
@@ -154,7 +154,32 @@ def test_ridge_loo_is_what_ridgecv_fits(rows: int, features: int) -> None:
     )
     y = x[:, :3].sum(1) + 3.0 * rng.standard_normal(rows) + 2.0
     reference = RidgeCV(alphas=ALPHAS).fit(x, y)
-    weight, bias, chosen = ridge_loo(x, y, ALPHAS)
-    assert chosen == {"alpha": reference.alpha_} and ALPHAS[0] < reference.alpha_ < ALPHAS[-1]
-    np.testing.assert_allclose(weight, reference.coef_, rtol=1e-8, atol=1e-12)
-    assert bias == pytest.approx(reference.intercept_, abs=1e-9)
+    fit = ridge_loo(x, y, ALPHAS)
+    assert fit.alpha == reference.alpha_ and ALPHAS[0] < reference.alpha_ < ALPHAS[-1]
+    np.testing.assert_allclose(fit.weight, reference.coef_, rtol=1e-8, atol=1e-12)
+    assert fit.bias == pytest.approx(reference.intercept_, abs=1e-9)
+    for row in (0, 7):  # the leave-one-out predictions: refitted without the row, at the chosen penalty
+        others = np.arange(rows) != row
+        without = Ridge(alpha=fit.alpha).fit(x[others], y[others])
+        assert fit.loo[row] == pytest.approx(without.predict(x[row : row + 1])[0], rel=1e-8)
+
+
+def test_ridge_labels_ranks_like_logistic_regression_and_gives_log_odds() -> None:
+    """The wide student's fit on 0/1 labels: a direction as good as a logistic regression's, and a
+    scale that makes its score a log-odds (mean PD near the base rate on rows it did not see)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from credtune.head import ridge_labels
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1200, 60))
+    truth = x[:, :5] @ np.array([1.0, -0.8, 0.6, 0.5, -0.4])
+    y = (rng.random(1200) < 1 / (1 + np.exp(-(truth - 1.0)))).astype(float)
+    weight, bias, chosen = ridge_labels(x[:800], y[:800])
+    score = x[800:] @ weight + bias
+    reference = LogisticRegression(max_iter=1000).fit(x[:800], y[:800]).decision_function(x[800:])
+    assert roc_auc_score(y[800:], score) > roc_auc_score(y[800:], reference) - 0.01
+    assert chosen["slope"] > 0 and set(chosen) == {"alpha", "slope"}
+    assert abs(float(np.mean(1 / (1 + np.exp(-score)))) - y[800:].mean()) < 0.03
+    assert np.corrcoef(score, reference)[0, 1] > 0.95

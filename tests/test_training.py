@@ -114,7 +114,7 @@ def test_saved_recipe_spells_out_what_ran(cli_run, tiny_overrides, tmp_path):
     assert [getattr(given.data if k == "task" else given.model, k) for k in settings] == [
         None,
         "auto",
-        "ffn",
+        "auto",
         "auto",
     ]
     assert [getattr(saved.data if k == "task" else saved.model, k) for k in settings] == [

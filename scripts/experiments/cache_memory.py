@@ -35,8 +35,9 @@ def main(rows: int, unbounded: bool) -> None:
     prep = prepare(recipe)
     tokenizer = load_tokenizer(recipe.model, prep.serializer.added_tokens)
     encoded = encode(prep.table, prep.serializer, tokenizer, recipe.model.max_length).select(range(rows))
+    labels, task = prep.schema["label_names"], prep.task
     model = load_model(
-        recipe.model, prep.schema["label_names"], tokenizer, recipe.lora, recipe.seed, prep.task
+        recipe.model, labels, tokenizer, recipe.lora, recipe.seed, task, recipe.fits_head(task)
     )
     before, started = rss_gb(), time.perf_counter()
     prepare_frozen(recipe, model, encoded, tokenizer)

@@ -242,7 +242,13 @@ def plan(recipe: RecipeConfig, task: str) -> str:
     if recipe.fits_head(task) and (recipe.model.head == "fitted" or fittable):
         if parts and recipe.model.hybrid_fit != "validation":
             ships += ", its weights from cross-fitted predictions"
-        fits = "a student of each token's feed-forward map" if recipe.model.pooling == "ffn" else "the head"
+        from .pooling import MARK
+
+        ffn = recipe.model.pooling == "ffn" or (  # as ffn_pooling.wants_ffn settles auto
+            recipe.model.pooling == "auto" and (config is None or config.get("model_type") == "bert")
+            and not (config or {}).get(MARK)
+        )  # fmt: skip
+        fits = "a student of each token's feed-forward map" if ffn else "the head"
         return f"fits {fits} of a frozen encoder in closed form; ships {ships}"
     layers = recipe.model.trained_layers(recipe.lora)
     what = {0: "the head on a frozen encoder", None: "every layer"}.get(layers, f"the top {layers} layers")

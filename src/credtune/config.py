@@ -91,8 +91,8 @@ class ModelConfig:
     hybrid_fit: str = "auto"  # weights learnt from: crossfit, validation; auto: crossfit after a fitted head
     train_layers: int | str | None = "auto"  # the top k layers (+ head) train, those below are frozen and
     # run once; null: every layer; auto: 0, or null beside a lora section (LoRA needs layers to adapt)
-    pooling: str | None = "auto"  # mean of the states (auto: on a frozen BERT); ffn: where the head is
-    # fitted, a student of each token's feed-forward features (elsewhere as auto: targets.settle_task)
+    pooling: str | None = "auto"  # ffn: a student of each token's feed-forward features (a fitted head's);
+    # mean: of the states; auto: ffn where the head is fitted on a BERT, else the mean on a frozen BERT
     head: str = "auto"  # fitted: a linear head fitted in closed form on a frozen encoder (head.py); trained:
     # by the Trainer; auto: fitted for a default target on a frozen BERT-style encoder, trained otherwise
 

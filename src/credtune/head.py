@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -55,7 +55,7 @@ def wants_fit(recipe: Any, model: Any, task: str) -> bool:
 def fit_head(model: Any, cache: Any, train_ds: Any) -> dict[str, Any]:
     """Fit the head of `model` on the cached states of `train_ds`'s rows and write it into the
     pooler and classifier. Hard labels: logistic regression; soft labels: ridge on their log-odds.
-    With `model.pooling: ffn` that model is the student written into the feature layer first."""
+    With `model.pooling: ffn` the student (a ridge on either) is written into the feature layer first."""
     if cache is None or not cache.first_only or not can_fit(model):
         raise ConfigError(
             "model.head: fitted needs a BERT-style classifier (a pooler, two classes) whose layers are all frozen"
@@ -73,26 +73,53 @@ def fit_head(model: Any, cache: Any, train_ds: Any) -> dict[str, Any]:
     return {"rows": len(rows), **chosen}
 
 
-def fit_linear(features: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float, dict[str, float]]:
-    """Labels 0/1: logistic regression, its penalty chosen by inner 3-fold AUC; soft labels (PDs):
-    ridge on their log-odds, its penalty by generalized cross-validation."""
-    if np.isin(target, (0.0, 1.0)).all():
-        from sklearn.linear_model import LogisticRegressionCV
-
-        # scikit-learn 1.9 warns of 1.10's defaults: l1_ratios (0.0,), the L2 penalty used here,
-        # and simpler fitted attributes, which read the same raveled
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn.linear_model")
-            fit = LogisticRegressionCV(Cs=CS, cv=3, scoring="roc_auc", max_iter=3000).fit(
-                features, target.astype(int)
-            )
-        return np.ravel(fit.coef_), float(np.ravel(fit.intercept_)[0]), {"C": float(np.ravel(fit.C_)[0])}
+def fit_linear(
+    features: np.ndarray, target: np.ndarray, by_ridge: bool = False
+) -> tuple[np.ndarray, float, dict[str, float]]:
+    """Labels 0/1: logistic regression, its penalty chosen by inner 3-fold AUC (`by_ridge`:
+    `ridge_labels` instead); soft labels (PDs): ridge on their log-odds, its penalty by
+    leave-one-out error."""
     from .metrics import logit
 
-    return ridge_loo(features, logit(np.clip(target, 1e-4, 1 - 1e-4)), ALPHAS)
+    if not np.isin(target, (0.0, 1.0)).all():
+        fit = ridge_loo(features, logit(np.clip(target, 1e-4, 1 - 1e-4)), ALPHAS)
+        return fit.weight, fit.bias, {"alpha": fit.alpha}
+    if by_ridge:
+        return ridge_labels(features, target)
+    from sklearn.linear_model import LogisticRegressionCV
+
+    # scikit-learn 1.9 warns of 1.10's defaults: l1_ratios (0.0,), the L2 penalty used here,
+    # and simpler fitted attributes, which read the same raveled
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn.linear_model")
+        fit = LogisticRegressionCV(Cs=CS, cv=3, scoring="roc_auc", max_iter=3000).fit(
+            features, target.astype(int)
+        )
+    return np.ravel(fit.coef_), float(np.ravel(fit.intercept_)[0]), {"C": float(np.ravel(fit.C_)[0])}
 
 
-def ridge_loo(x: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, float, dict[str, float]]:
+def ridge_labels(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float, dict[str, float]]:
+    """Log-odds from 0/1 labels on many features in one eigendecomposition: the direction is a
+    ridge regression of the labels (a shrunk linear discriminant), the scale a one-feature logistic
+    regression of the labels on its leave-one-out scores (the in-sample ones are overconfident).
+    On 3,840 rows of 1,536 features: 0.66-0.78 s where `LogisticRegressionCV` took 8.6-9.1 s, for
+    the same held-out AUC (scripts/experiments/label_student_timing.py)."""
+    from sklearn.linear_model import LogisticRegression
+
+    fit = ridge_loo(features, labels, ALPHAS)
+    scale = LogisticRegression(C=1e4).fit(fit.loo[:, None], labels.astype(int))
+    slope, shift = float(scale.coef_[0, 0]), float(scale.intercept_[0])
+    return slope * fit.weight, slope * fit.bias + shift, {"alpha": fit.alpha, "slope": slope}
+
+
+class Ridge(NamedTuple):
+    weight: np.ndarray
+    bias: float
+    alpha: float
+    loo: np.ndarray  # each row's prediction by the fit without it
+
+
+def ridge_loo(x: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> Ridge:
     """Ridge regression with an intercept, its penalty the one of `alphas` with the least
     leave-one-out squared error: what scikit-learn's `RidgeCV(alphas)` fits, from one eigen-
     decomposition of the smaller Gram matrix (p x p or n x n) instead of an SVD of the n x p
@@ -111,16 +138,18 @@ def ridge_loo(x: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> tuple[np.ndar
     for alpha in alphas:
         shrink = eigen / (eigen + alpha)
         hat = 1.0 / len(y) + u2 @ shrink  # leverage of each row, the intercept's share included
-        error = float(np.mean(((yc - u @ (shrink * uty)) / (1.0 - hat)) ** 2))
+        residual = (yc - u @ (shrink * uty)) / (1.0 - hat)  # each row's, left out of the fit
+        error = float(np.mean(residual**2))
         if best is None or error < best[0]:
-            best = (error, float(alpha))
-    alpha = best[1]
+            best = (error, float(alpha), y - residual)
+    _, alpha, loo = best
     weight = vectors @ (np.sqrt(eigen) / (eigen + alpha) * uty)
-    return weight, float(y_mean - x_mean @ weight), {"alpha": alpha}
+    return Ridge(weight, float(y_mean - x_mean @ weight), alpha, loo)
 
 
 def fit_student(model: Any, cache: Any, rows: list[int], target: np.ndarray) -> dict[str, Any]:
-    """`model.pooling: ffn`: the linear model on the standardized mean of phi (the student), written
+    """`model.pooling: ffn`: the linear model on the standardized mean of phi (the student; on 0/1
+    labels `ridge_labels`, round 15: as good as a logistic regression, 12x faster), written
     into the feature layer scaled so each row's mean sits near unit spread; then the head that reads
     it back from the pooled states' dim M, by least squares of the student's scores on it (near
     linear: the margin is the student's score)."""
@@ -129,7 +158,7 @@ def fit_student(model: Any, cache: Any, rows: list[int], target: np.ndarray) -> 
     phi = cache.parts["phi"][rows].double().numpy()
     mean, std = phi.mean(0), np.maximum(phi.std(0), 1e-12)
     standardized = (phi - mean) / std
-    weight, bias, chosen = fit_linear(standardized, target)
+    weight, bias, chosen = fit_linear(standardized, target, by_ridge=True)
     score = standardized @ weight + bias  # the student's log-odds for each training row
     unit = weight / std / max(float(np.std(score)), 1e-6)  # one spread of the score per unit
     write_student(model, unit, float(unit @ mean), float(cache.parts["inv"][rows].mean()))

@@ -11,7 +11,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 
 from .config import LoraConfig, ModelConfig
 from .errors import ModelError
-from .ffn_pooling import add_ffn_pooling, is_ffn
+from .ffn_pooling import add_ffn_pooling, wants_ffn
 from .pooling import add_mean_pooling, is_pooled, wants_mean
 
 log = logging.getLogger(__name__)
@@ -108,9 +108,11 @@ def load_model(
     lora: LoraConfig | None = None,
     seed: int = 42,
     task: str = "binary",
+    fitted_head: bool = False,
 ) -> PreTrainedModel:
     """A sequence classifier with a fresh head (seeded): one logit per class, or one output for a
-    regression target (trained with MSE on the standardized target); optionally wrapped in LoRA."""
+    regression target (trained with MSE on the standardized target); optionally wrapped in LoRA.
+    `fitted_head` (`RecipeConfig.fits_head`): `model.pooling: auto` then appends the ffn layers."""
     name = resolve_model_name(cfg.name)
     if looks_local(name):
         check_model_folder(name, cfg.allow_pickle, "model.name")
@@ -135,7 +137,7 @@ def load_model(
         model.config.pad_token_id = tokenizer.pad_token_id
     embed_added_tokens(model, tokenizer)
     trained = cfg.trained_layers(lora)
-    if cfg.pooling == "ffn" or is_ffn(model):
+    if wants_ffn(model, cfg.pooling, fitted_head):
         add_ffn_pooling(model)
     elif wants_mean(model, cfg.pooling, trained):
         add_mean_pooling(model)

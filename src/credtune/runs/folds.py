@@ -99,7 +99,9 @@ def fit_transformer(
 
     encoded, tokenizer, task = inputs.encoded, inputs.tokenizer, inputs.prep.task
     labels = inputs.prep.schema["label_names"]
-    model = load_model(recipe.model, labels, tokenizer, recipe.lora, recipe.seed, task)
+    model = load_model(
+        recipe.model, labels, tokenizer, recipe.lora, recipe.seed, task, recipe.fits_head(task)
+    )
     inputs.frozen = prepare_frozen(recipe, model, encoded, tokenizer, inputs.frozen)
     args = training_arguments(recipe, out_dir / ".cv-checkpoints" / "fold")
     train_ds, valid_ds, cache = encoded.select(fit_idx), encoded.select(predict[0]), inputs.frozen
@@ -127,7 +129,7 @@ def crossfits(recipe: RecipeConfig, inputs: CvInputs) -> bool:
     if recipe.model.hybrid_fit == "validation" or not recipe.fits_head(task):
         return False
     labels = inputs.prep.schema["label_names"]
-    model = load_model(recipe.model, labels, inputs.tokenizer, recipe.lora, recipe.seed, task)
+    model = load_model(recipe.model, labels, inputs.tokenizer, recipe.lora, recipe.seed, task, True)
     inputs.frozen = prepare_frozen(recipe, model, inputs.encoded, inputs.tokenizer, inputs.frozen)
     return settled(recipe, model, task).model.hybrid_fit == "crossfit"
 

@@ -69,7 +69,13 @@ def train(
     state = PartialState()
     tokenizer = load_tokenizer(recipe.model, prep.serializer.added_tokens)
     model = load_model(
-        recipe.model, prep.schema["label_names"], tokenizer, recipe.lora, recipe.seed, prep.task
+        recipe.model,
+        prep.schema["label_names"],
+        tokenizer,
+        recipe.lora,
+        recipe.seed,
+        prep.task,
+        recipe.fits_head(prep.task),
     )
     # crossfit: every row outside test trains the shipped parts; weights learn from k-fold predictions
     crossfit = settled(recipe, model, prep.task).model.hybrid_fit == "crossfit"
