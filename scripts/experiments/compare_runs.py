@@ -1,6 +1,6 @@
 """Fold-paired difference of one model in one cv run against a model in another run on the same
 folds (or the same run: pass `-`), with the corrected resampled t interval `credtune cv` reports
-(`metrics.comparison.compare_repeats`): how the lab notebook compares a round with the last one.
+(`metrics.comparison.paired_interval`): how the lab notebook compares a round with the last one.
 
     python scripts/experiments/compare_runs.py NEW/cv.json OLD/cv.json transformer transformer
     python scripts/experiments/compare_runs.py NEW/cv.json - transformer lightgbm
@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import t as student_t
+
+from credtune.metrics.comparison import paired_interval
 
 
 def main() -> None:
@@ -29,13 +30,11 @@ def main() -> None:
     if any((a["seed"], a["fold"]) != (b["seed"], b["fold"]) for a, b in pairs):
         raise SystemExit("the two runs' folds differ: compare runs made with the same seeds and --folds")
     diffs = np.array([a[f"{cli.model}_auc"] - b[f"{cli.other}_auc"] for a, b in pairs])
-    folds, n = new["folds"], len(diffs)
-    se = float(np.sqrt((1 / n + 1 / max(folds - 1, 1)) * np.var(diffs, ddof=1)))
-    half = float(student_t.ppf(0.975, n - 1) * se)
-    mean = float(diffs.mean())
+    paired = paired_interval(diffs, new["folds"])
+    low, high = paired["ci95"]
     print(
-        f"{cli.model} - {cli.other}: {mean:+.4f} [{mean - half:+.4f}, {mean + half:+.4f}], "
-        f"{int((diffs > 0).sum())} of {n} folds up"
+        f"{cli.model} - {cli.other}: {paired['mean']:+.4f} [{low:+.4f}, {high:+.4f}], "
+        f"{int((diffs > 0).sum())} of {paired['n']} folds up"
     )
 
 

@@ -39,14 +39,19 @@ def compare_repeats(
     }
     best = max(baselines, key=lambda name: summary[name]["mean"])
     diffs = np.array([row[f"{shipped}_auc"] - row[f"{best}_auc"] for row in per_fold], dtype=float)
-    n = len(diffs)
-    se = float(np.sqrt((1 / n + 1 / max(folds - 1, 1)) * np.var(diffs, ddof=1))) if n > 1 else float("nan")
-    half = float(student_t.ppf(0.975, n - 1) * se) if n > 1 else float("nan")
-    mean = float(diffs.mean())
     return {
         "models": summary,
         "shipped": shipped,
         "best_baseline": best,
         "pooled_difference": float(summary[shipped]["mean"] - summary[best]["mean"]),
-        "fold_paired_difference": {"mean": mean, "se": se, "ci95": [mean - half, mean + half], "n": n},
+        "fold_paired_difference": paired_interval(diffs, folds),
     }
+
+
+def paired_interval(diffs: np.ndarray, folds: int) -> dict[str, Any]:
+    """Mean of fold-paired differences with its corrected 95% interval (`compare_repeats`)."""
+    n = len(diffs)
+    se = float(np.sqrt((1 / n + 1 / max(folds - 1, 1)) * np.var(diffs, ddof=1))) if n > 1 else float("nan")
+    half = float(student_t.ppf(0.975, n - 1) * se) if n > 1 else float("nan")
+    mean = float(np.mean(diffs))
+    return {"mean": mean, "se": se, "ci95": [mean - half, mean + half], "n": n}
