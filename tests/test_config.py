@@ -202,6 +202,7 @@ def test_validate_says_what_auto_and_the_defaults_will_train(task, overrides, ex
     [
         ({"model_type": "bert"}, FITS),
         ({"model_type": "bert", "credtune_pooling": "mean"}, FITS_MEAN),  # a mean-pooled folder stays so
+        ({"model_type": "bert", "credtune_pooling": "ffn"}, FITS),  # an ffn folder fine-tuned again
         ({"model_type": "deberta-v2"}, FITS_MEAN),  # no BERT layers for the ffn one
         ({"model_type": "llama"}, TRAINS_HEAD),
     ],

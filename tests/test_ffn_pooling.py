@@ -126,6 +126,21 @@ def test_auto_pools_with_the_ffn_student_where_the_head_is_fitted(
     assert getattr(model.config, "credtune_pooling", None) == appended
 
 
+def test_auto_adds_no_student_where_the_head_cannot_be_fitted(tiny_model: Path, tmp_path: Path) -> None:
+    """RoBERTa has BERT's layers but not its pooler: its head trains, so `auto` adds no ffn layers
+    (they would hand that head one constant vector)."""
+    from transformers import AutoTokenizer, RobertaConfig, RobertaForSequenceClassification
+
+    config = RobertaConfig(
+        vocab_size=512, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
+    RobertaForSequenceClassification(config).save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(tiny_model).save_pretrained(tmp_path)
+    cfg = ModelConfig(name=str(tmp_path), pooling="auto", train_layers=0)
+    model = load_model(cfg, ["good", "bad"], load_tokenizer(cfg), seed=0, fitted_head=True)
+    assert not is_ffn(model)
+
+
 @pytest.mark.parametrize(
     "overrides, task, pooling",
     [

@@ -28,7 +28,7 @@ import torch
 from .errors import ConfigError
 from .ffn_pooling import is_ffn, pooled_states, token_parts
 from .inference import bound_heap
-from .pooling import appended_layers, is_pooled, pooled_first
+from .pooling import appended_layers, freeze, is_pooled, pooled_first
 
 log = logging.getLogger(__name__)
 STATES_KEY = "frozen_states"
@@ -91,12 +91,7 @@ def freeze_bottom(model: Any, n: int) -> None:
         raise ConfigError(
             f"model.train_layers: cannot find the embeddings of a {model.config.model_type} model"
         )
-    for module in [embeddings, *layers[:n]]:
-        for param in module.parameters():
-            param.requires_grad = False
-        for sub in module.modules():
-            if isinstance(sub, torch.nn.Dropout):
-                sub.p = 0.0
+    freeze([embeddings, *layers[:n]])
 
 
 def frozen_linear_names(model: Any, n: int) -> list[str]:

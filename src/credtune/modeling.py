@@ -12,6 +12,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 from .config import LoraConfig, ModelConfig
 from .errors import ModelError
 from .ffn_pooling import add_ffn_pooling, wants_ffn
+from .head import can_fit
 from .pooling import add_mean_pooling, is_pooled, wants_mean
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,8 @@ def load_model(
 ) -> PreTrainedModel:
     """A sequence classifier with a fresh head (seeded): one logit per class, or one output for a
     regression target (trained with MSE on the standardized target); optionally wrapped in LoRA.
-    `fitted_head` (`RecipeConfig.fits_head`): `model.pooling: auto` then appends the ffn layers."""
+    `fitted_head` (`RecipeConfig.fits_head`): `model.pooling: auto` then appends the ffn layers if
+    the model's head can be fitted (`head.can_fit`)."""
     name = resolve_model_name(cfg.name)
     if looks_local(name):
         check_model_folder(name, cfg.allow_pickle, "model.name")
@@ -137,7 +139,7 @@ def load_model(
         model.config.pad_token_id = tokenizer.pad_token_id
     embed_added_tokens(model, tokenizer)
     trained = cfg.trained_layers(lora)
-    if wants_ffn(model, cfg.pooling, fitted_head):
+    if wants_ffn(model, cfg.pooling, fitted_head and can_fit(model)):  # a RoBERTa head trains: no student
         add_ffn_pooling(model)
     elif wants_mean(model, cfg.pooling, trained):
         add_mean_pooling(model)

@@ -51,10 +51,15 @@ def number_layers(layers: torch.nn.ModuleList) -> None:
 def freeze_appended(model: Any) -> None:
     """No gradient and no dropout in the layers `model.pooling` appended."""
     layers = bert_layers(model)
-    for layer in layers[len(layers) - appended_layers(model) :]:
-        for param in layer.parameters():
+    freeze(layers[len(layers) - appended_layers(model) :])
+
+
+def freeze(modules: Any) -> None:
+    """No gradient and no dropout in `modules`: a frozen part gives the same output every epoch."""
+    for part in modules:
+        for param in part.parameters():
             param.requires_grad = False
-        for module in layer.modules():
+        for module in part.modules():
             if isinstance(module, torch.nn.Dropout):
                 module.p = 0.0
 
