@@ -244,8 +244,9 @@ def plan(recipe: RecipeConfig, task: str) -> str:
             ships += ", its weights from cross-fitted predictions"
         from .pooling import MARK
 
-        mark = (config or {}).get(MARK)  # as ffn_pooling.wants_ffn settles auto (BERT: the fitted
-        ffn = recipe.model.pooling == "ffn" or mark == "ffn" or (  # head's only kind with BERT layers)
+        # as ffn_pooling.wants_ffn settles auto; of the fitted heads' kinds only BERT has BERT layers
+        mark = (config or {}).get(MARK)
+        ffn = recipe.model.pooling == "ffn" or mark == "ffn" or (
             recipe.model.pooling == "auto" and (config is None or config.get("model_type") == "bert") and not mark
         )  # fmt: skip
         fits = "a student of each token's feed-forward map" if ffn else "the head"
