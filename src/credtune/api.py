@@ -36,11 +36,10 @@ def _recipe(recipe: RecipeConfig | str | Path, overrides: list[str] | None = Non
     else:
         recipe = load_recipe(recipe, overrides)
     check_max_length(recipe)
-    if recipe.baseline_params:
-        from .baselines.registry import check_recipe_params
-        from .targets import declared_task
+    from .baselines.registry import check_recipe_baselines
+    from .targets import declared_task
 
-        check_recipe_params(recipe, declared_task(recipe.data))
+    check_recipe_baselines(recipe, declared_task(recipe.data))
     return recipe
 
 

@@ -3,13 +3,15 @@ owns are one clear line before anything trains."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from baseline_data import CATEGORICAL, NUMERIC, installed, make_data
 
 from credtune.baselines import fit_component
 from credtune.baselines.common import BaselineError
-from credtune.baselines.registry import check_params, check_recipe_params
+from credtune.baselines.registry import check_params, check_recipe_baselines
 from credtune.config import recipe_from_dict
 
 TRAIN, Y = make_data(400, 0)
@@ -85,7 +87,7 @@ def test_recipe_params_are_checked(extra: dict, message: str) -> None:
         {"data": {"path": "x.csv", "target": "y"}, "baselines": ["logistic", "lightgbm"], **extra}
     )
     with pytest.raises(BaselineError, match=message):
-        check_recipe_params(recipe)
+        check_recipe_baselines(recipe)
 
 
 def test_teacher_params_are_allowed_without_the_baseline() -> None:
@@ -97,4 +99,15 @@ def test_teacher_params_are_allowed_without_the_baseline() -> None:
             "baseline_params": {"lightgbm": {"num_leaves": 7}},
         }
     )
-    check_recipe_params(recipe)
+    check_recipe_baselines(recipe)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"baselines": ["logistic", "catboost"]}, {"distill": {"teachers": ["logistic", "catboost"]}}],
+)
+def test_a_recipe_that_fits_catboost_needs_the_package_before_it_starts(extra: dict, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "catboost", None)  # `import catboost` then fails as uninstalled
+    recipe = recipe_from_dict({"data": {"path": "x.csv", "target": "y"}, "baselines": ["logistic"]} | extra)
+    with pytest.raises(BaselineError, match="needs the catboost package"):
+        check_recipe_baselines(recipe)

@@ -228,14 +228,17 @@ def run_baselines(
     return results
 
 
-def check_recipe_params(recipe: Any, task: str | None = None) -> None:
-    """A recipe's `baseline_params`: each names a baseline the run fits (as a baseline, a hybrid
-    component or a teacher) and only arguments its estimator takes."""
+def check_recipe_baselines(recipe: Any, task: str | None = None) -> None:
+    """What a recipe fits as a baseline, a hybrid component or a teacher: the optional catboost
+    package is installed where one is CatBoost (checked before the encoder's pass, not after it),
+    and each of `baseline_params` names one of them and only arguments its estimator takes."""
     used = {
         *recipe.baselines,
         *(recipe.model.hybrid or []),
         *(recipe.distill.teachers if recipe.distill else []),
     }
+    if "catboost" in used:
+        catboost_module()
     for name, params in recipe.baseline_params.items():
         if name not in used:
             shown = ", ".join(sorted(used)) or "none"
