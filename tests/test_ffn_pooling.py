@@ -18,6 +18,7 @@ from credtune.config import ModelConfig
 from credtune.data import prepare
 from credtune.errors import ConfigError
 from credtune.ffn_pooling import add_ffn_pooling, feature_layer, is_ffn
+from credtune.frozen import FrozenCache
 from credtune.head import fit_head, fit_linear
 from credtune.modeling import load_model, load_tokenizer
 from credtune.pooling import add_mean_pooling
@@ -64,6 +65,17 @@ def test_the_cache_pools_what_the_full_model_pools(fitted) -> None:
     cached = torch.stack([cache.states[r] for r in rows])
     torch.testing.assert_close(cached, full, atol=1e-4, rtol=1e-4)
     assert float(feature_layer(model).output.dense.weight.abs().sum()) > 0  # a student is in there
+
+
+def test_each_rows_parts_are_its_own_whatever_the_batches(fitted) -> None:
+    """The pass runs rows longest first, in padded batches, into tensors made once for every row:
+    each row's kept parts are what it gives alone (batches of one, no padding), at its own row."""
+    model, tokenizer, encoded, cache, _ = fitted
+    alone = FrozenCache.build(model, encoded, cache.n, tokenizer.pad_token_id, batch_size=1)
+    assert set(alone.parts) == set(cache.parts) and len(set(encoded["length"])) > 5  # rows of many lengths
+    for name, values in cache.parts.items():
+        assert values.shape[0] == len(encoded)
+        torch.testing.assert_close(values, alone.parts[name], atol=1e-5, rtol=1e-4)
 
 
 def test_the_margin_is_the_students_score(fitted) -> None:

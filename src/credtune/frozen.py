@@ -154,15 +154,16 @@ class FrozenCache:
 
     @classmethod
     @torch.no_grad()
-    def build(cls, model: Any, encoded: Any, n: int, pad_id: int, batch_size: int = 64) -> FrozenCache:
-        """Run the frozen bottom once over every row of `encoded` (sorted by length, so batches
-        carry little padding); with no layer left to train, keep only the first position."""
-        bound_heap()  # rows of every length, longer and longer: keep the heap from growing with them
+    def build(cls, model: Any, encoded: Any, n: int, pad_id: int, batch_size: int = 16) -> FrozenCache:
+        """Run the frozen bottom once over every row of `encoded`, longest rows first (batches sorted
+        by length carry little padding); with no layer left to train, keep only the first position."""
         first_only = n == num_layers(model)
         pool = first_only and is_pooled(model)  # the pooling layer is then run at the first position only
         ffn = pool and is_ffn(model)  # then the feature layer's parts are kept, not its output
         below = n - appended_layers(model) if first_only else n  # the layers run in full
-        parts: dict[str, list] = {}
+        if not first_only:
+            bound_heap()  # every token's states kept row by row: keep the heap from growing with them
+        kept: dict[str, torch.Tensor] = {}  # first_only: one tensor per part, every row, made once
         base = backbone(model)
         holder, attr = _layers(base)
         layers = getattr(holder, attr)
@@ -172,45 +173,38 @@ class FrozenCache:
             encoded["token_type_ids"] if "token_type_ids" in encoded.column_names else None,
         )
         states: list[torch.Tensor | None] = [None] * len(lengths)
-        was_training = base.training
+        was_training, device = base.training, next(base.parameters()).device
         base.eval()
         setattr(holder, attr, layers[:below])
         try:
-            order = np.argsort(lengths, kind="stable")
+            # longest first: each batch's buffers fit in the last one's, freed, so glibc's heap stays
+            # flat (round 18: bound_heap's mmap of every buffer cost a quarter of the pass on an AMD EPYC)
+            order = np.argsort(-lengths, kind="stable")
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
-                width = int(lengths[rows].max())
-                batch = torch.full((len(rows), width), pad_id, dtype=torch.long)
-                mask = torch.zeros((len(rows), width), dtype=torch.long)
-                kwargs = {}
-                if types is not None:
-                    kwargs["token_type_ids"] = torch.zeros((len(rows), width), dtype=torch.long)
-                for i, row in enumerate(rows):
-                    batch[i, : lengths[row]] = torch.tensor(ids[int(row)])
-                    mask[i, : lengths[row]] = 1
-                    if types is not None:
-                        kwargs["token_type_ids"][i, : lengths[row]] = torch.tensor(types[int(row)])
-                device = next(base.parameters()).device
-                out = base(
-                    input_ids=batch.to(device),
-                    attention_mask=mask.to(device),
-                    **{k: v.to(device) for k, v in kwargs.items()},
-                ).last_hidden_state
+                inputs = {k: v.to(device) for k, v in _padded(ids, types, lengths, rows, pad_id).items()}
+                mask = inputs["attention_mask"]
+                out = base(**inputs).last_hidden_state
                 if ffn:  # the student's inputs, kept for every row: `refresh` pools them
-                    for name, x in token_parts(layers[below], out, mask.to(device)).items():
-                        parts.setdefault(name, []).append((rows, x.float().cpu()))
+                    for name, x in token_parts(layers[below], out, mask).items():
+                        _keep(kept, name, rows, x, len(lengths))
                     continue
                 if pool:
-                    out = pooled_first(layers[n - 1], out, mask.to(device))
+                    out = pooled_first(layers[n - 1], out, mask)
+                if first_only:
+                    _keep(kept, "first", rows, out[:, 0], len(lengths))
+                    continue
                 out = out.float().cpu()
                 for i, row in enumerate(rows):
-                    states[int(row)] = out[i, : 1 if first_only else lengths[row]].clone()
+                    states[int(row)] = out[i, : lengths[row]].clone()
         finally:
             setattr(holder, attr, layers)
             base.train(was_training)
+        if "first" in kept:
+            states = list(kept["first"][:, None].unbind(0))
         cache = cls(states, n, first_only=first_only)  # type: ignore[arg-type]
         if ffn:
-            cache.parts = {name: _by_row(batches, len(lengths)) for name, batches in parts.items()}
+            cache.parts = kept
             cache.refresh(model)
         return cache
 
@@ -233,11 +227,31 @@ class FrozenCache:
         return out
 
 
-def _by_row(batches: list[tuple[np.ndarray, torch.Tensor]], rows: int) -> torch.Tensor:
-    out = torch.empty((rows, batches[0][1].shape[-1]))
-    for idx, values in batches:
-        out[torch.as_tensor(idx)] = values
+def _padded(
+    ids: Any, types: Any, lengths: np.ndarray, rows: np.ndarray, pad_id: int
+) -> dict[str, torch.Tensor]:
+    """The token batch of `rows`, right-padded to the longest of them."""
+    shape = (len(rows), int(lengths[rows].max()))
+    out = {
+        "input_ids": torch.full(shape, pad_id, dtype=torch.long),
+        "attention_mask": torch.zeros(shape, dtype=torch.long),
+    }
+    if types is not None:
+        out["token_type_ids"] = torch.zeros(shape, dtype=torch.long)
+    for i, row in enumerate(rows):
+        out["input_ids"][i, : lengths[row]] = torch.tensor(ids[int(row)])
+        out["attention_mask"][i, : lengths[row]] = 1
+        if types is not None:
+            out["token_type_ids"][i, : lengths[row]] = torch.tensor(types[int(row)])
     return out
+
+
+def _keep(kept: dict[str, torch.Tensor], name: str, rows: np.ndarray, values: torch.Tensor, n: int) -> None:
+    """Write a batch's `values` into `kept[name]` at `rows`, made for all `n` rows at its first batch
+    (nothing kept is allocated batch by batch between the batches' own buffers)."""
+    if name not in kept:
+        kept[name] = torch.empty((n, values.shape[-1]))
+    kept[name][torch.as_tensor(rows)] = values.float().cpu()
 
 
 class CachedCollator:
