@@ -1,4 +1,4 @@
-"""The allocator setting behind the frozen encoder's pass and scoring (`inference.bound_heap`)."""
+"""The allocator setting behind scoring and the frozen encoder's pass that keeps every token's states (`inference.bound_heap`)."""
 
 from __future__ import annotations
 
