@@ -16,9 +16,9 @@ import time
 
 import torch
 
-from credtune import frozen
 from credtune.config import load_recipe
 from credtune.data import prepare
+from credtune.inference import bound_heap
 from credtune.modeling import load_model, load_tokenizer
 from credtune.training import encode, prepare_frozen
 
@@ -31,7 +31,7 @@ def rss_gb() -> float:
 def main(rows: int, bounded: bool) -> None:
     torch.set_num_threads(2)
     if bounded:
-        frozen.bound_heap()
+        bound_heap()
     recipe = load_recipe("lendingclub")
     prep = prepare(recipe)
     tokenizer = load_tokenizer(recipe.model, prep.serializer.added_tokens)
@@ -40,11 +40,8 @@ def main(rows: int, bounded: bool) -> None:
     model = load_model(
         recipe.model, labels, tokenizer, recipe.lora, recipe.seed, task, recipe.fits_head(task)
     )
-    before, started, faults = (
-        rss_gb(),
-        time.perf_counter(),
-        resource.getrusage(resource.RUSAGE_SELF).ru_minflt,
-    )
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    before, started = rss_gb(), time.perf_counter()
     prepare_frozen(recipe, model, encoded, tokenizer)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(

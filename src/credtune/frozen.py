@@ -27,7 +27,7 @@ import torch
 
 from .errors import ConfigError
 from .ffn_pooling import is_ffn, pooled_states, token_parts
-from .inference import bound_heap
+from .inference import bound_heap, padded_batch
 from .pooling import appended_layers, freeze, is_pooled, pooled_first
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,8 @@ class FrozenCache:
             order = np.argsort(-lengths, kind="stable")
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
-                inputs = {k: v.to(device) for k, v in _padded(ids, types, lengths, rows, pad_id).items()}
+                batch = padded_batch(ids, types, lengths, rows, pad_id)
+                inputs = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
                 mask = inputs["attention_mask"]
                 out = base(**inputs).last_hidden_state
                 if ffn:  # the student's inputs, kept for every row: `refresh` pools them
@@ -225,25 +226,6 @@ class FrozenCache:
             else:
                 out[i, : len(s)] = s
         return out
-
-
-def _padded(
-    ids: Any, types: Any, lengths: np.ndarray, rows: np.ndarray, pad_id: int
-) -> dict[str, torch.Tensor]:
-    """The token batch of `rows`, right-padded to the longest of them."""
-    shape = (len(rows), int(lengths[rows].max()))
-    out = {
-        "input_ids": torch.full(shape, pad_id, dtype=torch.long),
-        "attention_mask": torch.zeros(shape, dtype=torch.long),
-    }
-    if types is not None:
-        out["token_type_ids"] = torch.zeros(shape, dtype=torch.long)
-    for i, row in enumerate(rows):
-        out["input_ids"][i, : lengths[row]] = torch.tensor(ids[int(row)])
-        out["attention_mask"][i, : lengths[row]] = 1
-        if types is not None:
-            out["token_type_ids"][i, : lengths[row]] = torch.tensor(types[int(row)])
-    return out
 
 
 def _keep(kept: dict[str, torch.Tensor], name: str, rows: np.ndarray, values: torch.Tensor, n: int) -> None:

@@ -35,6 +35,27 @@ def head_outputs(
     return out
 
 
+def padded_batch(
+    ids: Any, types: Any, lengths: np.ndarray, rows: np.ndarray, pad_id: int, left: bool = False
+) -> dict[str, np.ndarray]:
+    """The token batch of `rows` (of `ids`, `types`: lists or dataset columns, `types` may be
+    None), padded to the longest of them on the right, or on the left for left-padding tokenizers."""
+    width = int(lengths[rows].max())
+    input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    type_ids = np.zeros((len(rows), width), dtype=np.int64)
+    for row, i in enumerate(rows):
+        span = slice(width - lengths[i], width) if left else slice(0, lengths[i])
+        input_ids[row, span] = ids[int(i)]
+        if types is not None:
+            type_ids[row, span] = types[int(i)]
+    positions = np.arange(width)[None, :]
+    real = positions >= (width - lengths[rows])[:, None] if left else positions < lengths[rows][:, None]
+    batch = {"input_ids": input_ids, "attention_mask": real.astype(np.int64)}
+    if types is not None:
+        batch["token_type_ids"] = type_ids
+    return batch
+
+
 def _window(
     model: Any, tokenizer: Any, texts: list[str], max_length: int, batch_size: int, device: Any
 ) -> np.ndarray:
@@ -49,19 +70,7 @@ def _window(
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
             idx = order[start : start + batch_size]
-            width = int(lengths[idx].max())
-            input_ids = np.full((len(idx), width), tokenizer.pad_token_id, dtype=np.int64)
-            type_ids = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                span = slice(width - lengths[i], width) if left else slice(0, lengths[i])
-                input_ids[row, span] = ids[i]
-                if types is not None:
-                    type_ids[row, span] = types[i]
-            positions = np.arange(width)[None, :]
-            real = positions >= (width - lengths[idx])[:, None] if left else positions < lengths[idx][:, None]
-            batch = {"input_ids": input_ids, "attention_mask": real.astype(np.int64)}
-            if types is not None:
-                batch["token_type_ids"] = type_ids
+            batch = padded_batch(ids, types, lengths, idx, tokenizer.pad_token_id, left)
             logits = model(**{k: torch.from_numpy(v).to(device) for k, v in batch.items()}).logits
             out[idx] = logits.float().cpu().numpy()
     return out
