@@ -51,7 +51,7 @@ TOKEN_VARIANTS = {"compact": [], "compact_plain": ["serialize.numbers=plain"], "
 ARMS = ("peak", "train", "score", "model", "rss-train-naive", "rss-train-credtune", "rss-score-credtune",
         "rss-score-pipeline-tabllm", "rss-score-pipeline-credtune")  # fmt: skip
 ROUND_STEPS = 2  # optimizer steps per arm per round of the interleaved training arm
-SCORE_CHUNK = 64  # rows per method per round of the interleaved scoring arm (credtune's batch size)
+SCORE_CHUNK = 64  # rows per method per round of the interleaved scoring arm
 
 
 def recipe(args: argparse.Namespace, extra: list[str] | None = None) -> Any:

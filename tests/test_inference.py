@@ -1,4 +1,5 @@
-"""The allocator setting behind scoring and the frozen encoder's pass that keeps every token's states (`inference.bound_heap`)."""
+"""The allocator setting of the frozen encoder's pass that keeps every token's states (`inference.bound_heap`),
+and scoring's rows per forward pass (`inference.default_batch`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import subprocess
 import sys
 
 import pytest
+import torch
+
+from credtune.inference import CPU_BATCH, GPU_BATCH, default_batch
 
 # Buffers a little larger each time, each freed while a small tensor made after it lives on, as
 # in the frozen encoder's pass over rows sorted by length. Once a 16 MB buffer has been freed,
@@ -42,3 +46,18 @@ def test_bound_heap_keeps_widening_batches_from_growing_the_heap():
         pytest.skip(f"this C library's heap grew {free:.0f} MB without the setting: nothing to bound")
     bounded = growth("bounded")
     assert bounded < 10, (bounded, free)
+
+
+@pytest.mark.parametrize(
+    "device, rows",
+    [
+        ("cpu", CPU_BATCH),
+        (torch.device("cpu"), CPU_BATCH),
+        ("cuda", GPU_BATCH),
+        ("cuda:1", GPU_BATCH),
+        (torch.device("cuda", 0), GPU_BATCH),
+        (torch.device("mps"), GPU_BATCH),
+    ],
+)
+def test_rows_per_forward_pass_follow_the_device(device, rows):
+    assert default_batch(device) == rows

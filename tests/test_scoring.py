@@ -93,12 +93,12 @@ def test_input_types_give_identical_output(scorer: CreditScorer, german: pd.Data
 
 
 def test_order_is_restored_whatever_the_batch(scorer: CreditScorer, german: pd.DataFrame):
-    batched = scorer.predict_margin(german.head(10))
+    batched, before = scorer.predict_margin(german.head(10)), scorer.batch_size
     scorer.batch_size = 1
     try:
         one_by_one = scorer.predict_margin(german.head(10))
     finally:
-        scorer.batch_size = 64
+        scorer.batch_size = before
     np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
 
 

@@ -257,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model folder (runs/<name>/model) or Hub repo id")
     p.add_argument("input", help="applicants: .csv, .parquet or .jsonl (streamed, any size)")
     p.add_argument("--output", "-o", required=True, help="result file: .parquet or .csv")
-    p.add_argument("--batch-size", type=int, default=None, help="rows per forward pass (default 64)")
+    p.add_argument("--batch-size", type=int, help="rows per forward pass (default 16 on CPU, 64 on GPU)")
     p.add_argument("--chunk-rows", type=int, default=10_000, help="rows per part file (default 10000)")
     p.add_argument("--resume", action="store_true", help="keep the parts an interrupted run already wrote")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")

@@ -1,8 +1,8 @@
 """The forward pass that scoring, explaining and training runs' figures share.
 
-Texts run in batches of similar token length (little padding) and come back in their original
-order. Tokens are made a window at a time: token lists of a whole 10,000-row chunk would cost
-~300 MB.
+Texts run in batches of similar token length (little padding), longest first, and come back in
+their original order. Tokens are made a window at a time: token lists of a whole 10,000-row chunk
+would cost ~300 MB.
 """
 
 from __future__ import annotations
@@ -12,6 +12,16 @@ import os
 from typing import Any
 
 import numpy as np
+
+CPU_BATCH, GPU_BATCH = 16, 64  # rows per forward pass when the caller leaves it open
+
+
+def default_batch(device: Any) -> int:
+    """Rows per forward pass on `device`: 16 on a CPU, where a batch's buffers (rows of 100-200
+    tokens) stay small enough for glibc to reuse them from its heap; with 64 it mapped, zeroed and
+    unmapped the largest again every batch, 1.26-1.42x slower (round 19 in docs/experiments.md).
+    64 on an accelerator, whose allocator keeps its own pool."""
+    return CPU_BATCH if str(getattr(device, "type", device)).split(":")[0] == "cpu" else GPU_BATCH
 
 
 def binary_margin(logits: np.ndarray) -> np.ndarray:
@@ -64,7 +74,8 @@ def _window(
     enc = tokenizer(texts, truncation=True, max_length=max_length, return_attention_mask=False)
     ids, types = enc["input_ids"], enc.get("token_type_ids")
     lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(texts))
-    order = np.argsort(lengths, kind="stable")
+    # longest first: each batch's buffers then fit in the freed ones of the batch before
+    order = np.argsort(-lengths, kind="stable")
     out = np.empty((len(texts), int(model.config.num_labels)), dtype=np.float32)
     left = getattr(tokenizer, "padding_side", "right") == "left"
     with torch.inference_mode():
@@ -77,7 +88,9 @@ def _window(
 
 
 def bound_heap() -> None:
-    """Have glibc hand large freed buffers back to the system at once.
+    """Have glibc hand large freed buffers back to the system at once. Only the frozen encoder's
+    pass that keeps every token's states sets it: elsewhere mapping and zeroing every large buffer
+    again costs more than it saves (rounds 18-19 in docs/experiments.md).
 
     Its mmap threshold otherwise rises to the largest buffer freed (up to 32 MB), and batches of
     ever wider rows, each a little larger than the last, then grow the heap at every step: the

@@ -22,7 +22,7 @@ from huggingface_hub import ModelHubMixin
 
 from .contract import ModelSpec, load_spec
 from .errors import DataError, ModelError
-from .inference import binary_margin, bound_heap, set_threads
+from .inference import binary_margin, default_batch, set_threads
 from .model_folder import check_labels, check_links, resolve_model_folder
 from .parsing import NotParsed, TooBig, parse_value
 
@@ -45,7 +45,7 @@ class CreditScorer(
         tokenizer: Any,
         spec: ModelSpec,
         device: Any = None,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         card: Any = None,
         hybrid: Any = None,
     ):
@@ -56,7 +56,8 @@ class CreditScorer(
         self.shipped = "hybrid" if hybrid is not None else "transformer"
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device).eval()
-        self.batch_size = check_batch_size(batch_size)
+        # None: `inference.default_batch` of the device the scorer runs on when it scores
+        self.batch_size = None if batch_size is None else check_batch_size(batch_size)
         self.serializer = spec.make_serializer()
         self.id_column: str | None = spec.schema.get("id")
         dtypes = {c["name"]: c.get("dtype", "") for c in spec.schema["columns"]}
@@ -68,7 +69,6 @@ class CreditScorer(
         self._note_chars = (spec.max_length + 1) * 64  # far beyond what the token budget keeps
         self._reported_extra = False
         set_threads(torch)
-        bound_heap()
 
     @classmethod
     def from_pretrained(
@@ -78,7 +78,7 @@ class CreditScorer(
         allow_pickle: bool = False,
         trust_remote_code: bool = False,
         device: Any = None,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         **hub_kwargs: Any,
     ) -> CreditScorer:
         """Load a model folder (or Hub repo id) written by `credtune train`; refuses pickle weights
@@ -95,7 +95,7 @@ class CreditScorer(
         allow_pickle: bool = False,
         trust_remote_code: bool = False,
         device: Any = None,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         **_: Any,
     ) -> CreditScorer:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -252,9 +252,8 @@ class CreditScorer(
         """The head's raw outputs per text (n, outputs), float32, in the texts' order."""
         from .inference import head_outputs
 
-        return head_outputs(
-            self.model, self.tokenizer, texts, self.spec.max_length, self.batch_size, self.device
-        )
+        batch = self.batch_size or default_batch(self.device)
+        return head_outputs(self.model, self.tokenizer, texts, self.spec.max_length, batch, self.device)
 
     def margins_for_texts(self, texts: list[str]) -> np.ndarray:
         """Logit margin z = logit(default) - logit(no default) per text (binary models)."""
