@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,18 @@ def padded_batch(
     return batch
 
 
+def longest_first(
+    ids: Any, types: Any, lengths: np.ndarray, batch_size: int, pad_id: int, left: bool = False
+) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Every row's tokens in padded batches of `batch_size` rows, longest rows first, each with the
+    rows it holds: batches sorted by length carry little padding, and each batch's buffers fit in
+    the freed ones of the batch before, so glibc's heap stays flat (rounds 18-19)."""
+    order = np.argsort(-lengths, kind="stable")
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        yield rows, padded_batch(ids, types, lengths, rows, pad_id, left)
+
+
 def _window(
     model: Any, tokenizer: Any, texts: list[str], max_length: int, batch_size: int, device: Any
 ) -> np.ndarray:
@@ -74,14 +87,10 @@ def _window(
     enc = tokenizer(texts, truncation=True, max_length=max_length, return_attention_mask=False)
     ids, types = enc["input_ids"], enc.get("token_type_ids")
     lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(texts))
-    # longest first: each batch's buffers then fit in the freed ones of the batch before
-    order = np.argsort(-lengths, kind="stable")
     out = np.empty((len(texts), int(model.config.num_labels)), dtype=np.float32)
     left = getattr(tokenizer, "padding_side", "right") == "left"
     with torch.inference_mode():
-        for start in range(0, len(texts), batch_size):
-            idx = order[start : start + batch_size]
-            batch = padded_batch(ids, types, lengths, idx, tokenizer.pad_token_id, left)
+        for idx, batch in longest_first(ids, types, lengths, batch_size, tokenizer.pad_token_id, left):
             logits = model(**{k: torch.from_numpy(v).to(device) for k, v in batch.items()}).logits
             out[idx] = logits.float().cpu().numpy()
     return out
