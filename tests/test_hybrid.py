@@ -1,4 +1,4 @@
-"""The shipped hybrid (transformer stacked with the scorecard and LightGBM) through the real CLI:
+"""The shipped hybrid (transformer stacked with the scorecard, LightGBM and the kernel) through the real CLI:
 trained, copied elsewhere, scored offline to the PDs its metrics.json recorded, explained,
 evaluated, cross-validated; and every way its folder can be broken is one clear line."""
 
@@ -18,7 +18,8 @@ from credtune.errors import ConfigError, ModelError
 from credtune.hybrid import cross_fitted, fit_stacker, stack_features
 from credtune.scoring import CreditScorer
 
-HYBRID = ["baselines=[logistic, scorecard, lightgbm]", "model.hybrid=[scorecard, lightgbm]"]
+HYBRID = ["baselines=[logistic, scorecard, lightgbm, kernel]", "model.hybrid=[scorecard, lightgbm, kernel]"]
+PARTS = ["scorecard", "lightgbm", "kernel"]
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".bin", ".pt", ".pth", ".npy")
 
 
@@ -43,16 +44,18 @@ def test_csv(hybrid_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 def test_the_hybrid_is_shipped_with_every_component_reported(hybrid_run: Path):
     metrics = json.loads((hybrid_run / "metrics.json").read_text())
     assert metrics["shipped"] == "hybrid"
-    assert {"hybrid", "transformer", "logistic", "scorecard", "lightgbm"} <= set(metrics["models"])
+    assert {"hybrid", "transformer", "logistic", *PARTS} <= set(metrics["models"])
     assert metrics["auc"] == metrics["models"]["hybrid"]["auc"]  # the headline is what is shipped
     spec = json.loads((hybrid_run / "model" / "credtune.json").read_text())
-    assert spec["hybrid"]["stacker"]["features"] == ["transformer", "scorecard", "lightgbm"]
-    assert set(spec["hybrid"]["components"]) == {"scorecard", "lightgbm"}
+    assert spec["hybrid"]["stacker"]["features"] == ["transformer", *PARTS]
+    assert set(spec["hybrid"]["components"]) == set(PARTS)
     files = [p for p in (hybrid_run / "model").rglob("*") if p.is_file()]
     assert not [p.name for p in files if p.suffix in PICKLE_SUFFIXES]
-    assert {"lightgbm.txt", "lightgbm.json", "scorecard.json"} <= {p.name for p in files}
+    assert {"lightgbm.txt", "lightgbm.json", "scorecard.json", "kernel.json", "kernel.safetensors"} <= {
+        p.name for p in files
+    }
     card = (hybrid_run / "model" / "README.md").read_text()
-    assert "hybrid" in card and "scorecard" in card and "lightgbm" in card
+    assert "hybrid" in card and all(name in card for name in PARTS)
     assert "Scorecard points" in (hybrid_run / "report.html").read_text(encoding="utf-8")
 
 
@@ -67,7 +70,7 @@ def test_score_reproduces_metrics_pds_from_a_copied_folder(hybrid_run: Path, tes
     np.testing.assert_allclose(scores["pd"], stored["pd"]["hybrid"], atol=1e-6)
     scorer = CreditScorer.from_pretrained(model)
     rows = pd.read_csv(test_csv)
-    for name in ("transformer", "scorecard", "lightgbm"):
+    for name in ("transformer", *PARTS):
         np.testing.assert_allclose(scorer.predict_proba(rows, component=name), stored["pd"][name], atol=1e-6)
 
 
@@ -125,9 +128,10 @@ def test_explain_occludes_a_field_for_every_component(hybrid_run: Path, test_csv
     assert all(len(r) == 3 for r in reasons)
     first = rows.head(1)
     hidden = scorer.frame(first).assign(duration_in_month=None)
-    assert scorer.hybrid.component_pds(hidden)["lightgbm"] != pytest.approx(
-        scorer.hybrid.component_pds(scorer.frame(first))["lightgbm"]
-    )  # occluding a field reaches the tabular components, not only the text
+    for name in ("lightgbm", "kernel"):  # occluding a field reaches the tabular components, not only the text
+        assert scorer.hybrid.component_pds(hidden)[name] != pytest.approx(
+            scorer.hybrid.component_pds(scorer.frame(first))[name]
+        )
 
 
 def test_evaluate_reports_the_shipped_hybrid(hybrid_run: Path, test_csv: Path, tmp_path: Path):
@@ -136,7 +140,7 @@ def test_evaluate_reports_the_shipped_hybrid(hybrid_run: Path, test_csv: Path, t
     evaluated = json.loads((tmp_path / "r" / "metrics.json").read_text())
     trained = json.loads((hybrid_run / "metrics.json").read_text())
     assert evaluated["shipped"] == "hybrid"
-    for name in ("hybrid", "transformer", "scorecard", "lightgbm"):
+    for name in ("hybrid", "transformer", *PARTS):
         assert evaluated["models"][name]["brier"] == pytest.approx(trained["models"][name]["brier"], abs=1e-6)
 
 
@@ -218,11 +222,7 @@ def test_cv_scores_the_hybrid_out_of_fold_with_repeats(tiny_overrides: list[str]
     cv = json.loads((out / "cv.json").read_text())
     assert "hybrid" in cv["models"] and cv["seeds"] == 2
     repeats = cv["repeats"]
-    assert repeats["shipped"] == "hybrid" and repeats["best_baseline"] in (
-        "logistic",
-        "scorecard",
-        "lightgbm",
-    )
+    assert repeats["shipped"] == "hybrid" and repeats["best_baseline"] in ("logistic", *PARTS)
     assert len(repeats["models"]["hybrid"]["pooled_auc"]) == 2
     paired = repeats["fold_paired_difference"]
     assert paired["n"] == 4 and paired["ci95"][0] <= paired["mean"] <= paired["ci95"][1]

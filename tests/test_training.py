@@ -123,7 +123,11 @@ def test_saved_recipe_spells_out_what_ran(cli_run, tiny_overrides, tmp_path):
         "ffn",
         "fitted",
     ]
-    assert saved.calibration == "none" and saved.model.hybrid == ["scorecard", "lightgbm"]  # fitted head
+    assert saved.calibration == "none" and saved.model.hybrid == [
+        "scorecard",
+        "lightgbm",
+        "kernel",
+    ]  # fitted head
     assert saved.train["learning_rate"] == 1e-3 and saved.train["max_steps"] == 6
     assert train_settings(saved) == train_settings(given)
     args = [training_arguments(r, tmp_path).to_dict() for r in (given, saved)]

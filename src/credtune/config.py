@@ -187,7 +187,7 @@ CHOICES = {
 }
 
 
-BASELINES = ("logistic", "scorecard", "lightgbm", "catboost", "notes")
+BASELINES = ("logistic", "scorecard", "lightgbm", "catboost", "notes", "kernel")
 
 
 def load_recipe(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> RecipeConfig:

@@ -39,9 +39,10 @@ def test_reloaded_component_predicts_the_same(tmp_path: Path, name: str, notes: 
     meta = component.save(tmp_path / "model", prefix=f"baseline_{name}")
     assert json.loads(json.dumps(meta)) == meta and meta["kind"] == name
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) == sorted(meta["files"].values())
-    for file in meta["files"].values():  # plain data: JSON or LightGBM's text model, never a pickle
-        head = (tmp_path / "model" / file).read_bytes()[:5]
-        assert head.startswith(b"{") or head == b"tree\n", (file, head)
+    for file in meta["files"].values():  # plain data: JSON, LightGBM's text model, safetensors; no pickle
+        head = (tmp_path / "model" / file).read_bytes()[:9]
+        safetensors = file.endswith(".safetensors") and head[8:] == b"{"  # header length, then its JSON
+        assert head.startswith(b"{") or head[:5] == b"tree\n" or safetensors, (file, head)
     loaded = load_component(tmp_path / "model", meta)
     assert loaded.name == name and loaded.columns == component.columns
     for frame in (TEST, odd_rows(TEST), TEST.iloc[:0]):
@@ -50,7 +51,7 @@ def test_reloaded_component_predicts_the_same(tmp_path: Path, name: str, notes: 
         np.testing.assert_allclose(q, p, rtol=0, atol=1e-9)
 
 
-@pytest.mark.parametrize("name", names(["logistic", "lightgbm", "catboost"]))
+@pytest.mark.parametrize("name", names(["logistic", "lightgbm", "catboost", "kernel"]))
 def test_note_column_adds_signal(name: str) -> None:
     auc = {notes: roc_auc_score(Y_TEST, fitted(name, notes).predict_proba(TEST)) for notes in (False, True)}
     assert auc[True] > auc[False] + 0.03, auc

@@ -36,6 +36,7 @@ def _one_line(error: pytest.ExceptionInfo) -> None:
         ("lightgbm", {"numeric": ["nope"]}, "not in the training data"),
         ("lightgbm", {"y": np.full(400, 2)}, "both classes"),
         ("catboost", {"train_df": TRAIN.to_dict()}, "must be a pandas DataFrame"),
+        ("kernel", {"numeric": [], "categorical": [], "text": TEXT}, "kernel: needs numeric or categorical"),
     ],
 )
 def test_cannot_fit(name: str, kwargs: dict, match: str) -> None:
@@ -60,7 +61,7 @@ def test_missing_optional_package(monkeypatch: pytest.MonkeyPatch, name: str, mo
 def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict]]:
     folder = tmp_path_factory.mktemp("saved")
     metas = {}
-    for name in ("logistic", "scorecard", "lightgbm", "catboost"):
+    for name in ("logistic", "scorecard", "lightgbm", "catboost", "kernel"):
         if installed(name):
             component = fit_component(name, TRAIN, Y, NUMERIC, CATEGORICAL, TEXT, n_jobs=1)
             metas[name] = component.save(folder)
@@ -201,6 +202,37 @@ CASES = [
     ),
     ("logistic", "newer format", _meta(lambda m: m.update(format=99)), "format 99 is not supported"),
     ("lightgbm", "roles", _meta(lambda m: m["files"].pop("model")), "expected roles"),
+    ("kernel", "features file missing", lambda f, m: (f / "kernel.safetensors").unlink(), "is missing"),
+    (
+        "kernel",
+        "truncated features",
+        _rewrite("kernel.safetensors", lambda b: b[: len(b) // 2], False),
+        "does not match the hash",
+    ),
+    (
+        "kernel",
+        "garbage features",
+        _rewrite("kernel.safetensors", lambda b: b"hello"),
+        "not a safetensors file",
+    ),
+    (
+        "kernel",
+        "fewer random features",
+        _rewrite("kernel.json", _json_edit(lambda o: o.update(n_components=o["n_components"] - 1))),
+        "weights: expected shape",
+    ),
+    (
+        "kernel",
+        "linear flag as text",
+        _rewrite("kernel.json", _json_edit(lambda o: o.update(linear="yes"))),
+        "linear: expected bool",
+    ),
+    (
+        "kernel",
+        "short coefficients",
+        _rewrite("kernel.json", _json_edit(lambda o: o["coef"].pop())),
+        "coef: expected shape",
+    ),
     ("lightgbm", "no hashes", _meta(lambda m: m.pop("sha256")), "meta.sha256: expected dict"),
 ]
 

@@ -66,7 +66,7 @@ MIN_SKILL = {"notes": 0.05}  # the notes see only the payment flag; the others t
 
 
 @pytest.mark.parametrize("task", ["multiclass", "regression"])
-@pytest.mark.parametrize("name", names(["logistic", "lightgbm", "catboost", "notes"]))
+@pytest.mark.parametrize("name", names(["logistic", "lightgbm", "catboost", "notes", "kernel"]))
 def test_predictions_have_the_shape_and_the_signal(name: str, task: str) -> None:
     model = fitted(name, task)
     shape = (N_CLASSES,) if task == "multiclass" else ()
@@ -79,7 +79,7 @@ def test_predictions_have_the_shape_and_the_signal(name: str, task: str) -> None
     assert skill(task, model.predict(TEST)) > MIN_SKILL.get(name, 0.3)
 
 
-@pytest.mark.parametrize("name", names(["logistic", "lightgbm", "catboost"]))
+@pytest.mark.parametrize("name", names(["logistic", "lightgbm", "catboost", "kernel"]))
 def test_two_classes_seen_still_give_every_class(name: str) -> None:
     model = fit(name, "multiclass", np.where(GRADE == 1, 2, GRADE), n_classes=3)  # grade 1 never seen
     p = model.predict(TEST)

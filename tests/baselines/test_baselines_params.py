@@ -32,6 +32,21 @@ def test_logistic_penalty_reaches_the_coefficients() -> None:
     assert np.abs(strong.coef).sum() < 0.1 * np.abs(default.coef).sum()
 
 
+def test_kernel_settings_reach_the_features() -> None:
+    narrow, wide = (
+        _fit("kernel", {"n_components": 64, "gamma": 4.0}),
+        _fit("kernel", {"n_components": 64, "linear": True}),
+    )
+    assert narrow.weights.shape[1] == 64 and narrow.weights.std() > wide.weights.std()
+    assert len(wide.coef) == 64 + wide.weights.shape[0]  # the design beside the random features
+    for bad, message in [
+        ({"gamma": -1}, "gamma must be 'scale' or a positive"),
+        ({"n_components": 0}, "positive whole"),
+    ]:
+        with pytest.raises(BaselineError, match=message):
+            _fit("kernel", bad)
+
+
 @pytest.mark.skipif(not installed("scorecard"), reason="optbinning not installed")
 def test_scorecard_binning_arguments_reach_the_bins() -> None:
     card = _fit("scorecard", {"max_n_bins": 2})
@@ -58,6 +73,7 @@ def test_regression_takes_the_regressor_arguments() -> None:
         ("lightgbm", {"n_jobs": 4}, r"baseline_params.lightgbm.n_jobs: credtune sets it"),
         ("logistic", {"random_state": 1}, "credtune sets it"),
         ("logistic", {"c": 1.0}, "has no argument 'c'"),  # regression's Ridge has none either
+        ("kernel", {"n_component": 10}, "kernel_settings has no argument 'n_component'.*n_components"),
         ("scorecard", {"variable_names": ["x"]}, "credtune sets it"),
         ("lightgbm", [1, 2], "expected a mapping"),
         ("xgboost", {}, "unknown baseline"),

@@ -16,7 +16,7 @@ from credtune.errors import ConfigError, CredtuneError
 from credtune.metrics import credit_metrics
 from credtune.runs.cv import _cross_fitted_stack, _rank01
 
-MODELS = ("hybrid", "transformer", "logistic", "scorecard", "lightgbm", "blend", "blend_stacked")
+MODELS = ("hybrid", "transformer", "logistic", "scorecard", "lightgbm", "kernel", "blend", "blend_stacked")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_the_hybrid_learns_its_weights_from_every_training_row_cross_fitted(cv_d
         held = line["validation"]
         assert len(held["rows"]) == line["train_rows"] and not set(held["rows"]) & set(line["rows"])
         assert len(held["margin"]) == line["train_rows"] and np.isfinite(held["margin"]).all()
-        assert set(held["pd"]) == {"scorecard", "lightgbm"}  # the hybrid's parts
+        assert set(held["pd"]) == {"scorecard", "lightgbm", "kernel"}  # the hybrid's parts
 
 
 def test_cv_report_and_refusal_to_overwrite(cv_dir: Path):

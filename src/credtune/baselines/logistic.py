@@ -74,8 +74,9 @@ class LogisticComponent(Component):
     def _predict(self, num: pd.DataFrame, cat: pd.DataFrame, txt: pd.DataFrame) -> np.ndarray:
         return expit(self.design(num, cat, txt) @ self.coef + self.intercept)
 
-    def _write(self, paths: dict[str, Path]) -> None:
-        params = {
+    def to_params(self) -> dict[str, Any]:
+        """What the params JSON holds (a subclass adds its own keys)."""
+        return {
             "kind": self.kind,
             "columns": self.columns.to_json(),
             "medians": self.medians.tolist(),
@@ -87,26 +88,33 @@ class LogisticComponent(Component):
             "coef": self.coef.tolist(),
             "intercept": self.intercept,
         }
-        paths["params"].write_bytes(dump_json(params))
+
+    def _write(self, paths: dict[str, Path]) -> None:
+        paths["params"].write_bytes(dump_json(self.to_params()))
 
     @classmethod
     def _read(cls, paths: dict[str, Path], n_jobs: int) -> LogisticComponent:
         params, columns = read_params(cls, paths["params"])
         where = paths["params"].name
-        n_num = (len(columns.numeric),)
-        stats = {k: floats(params.get(k), f"{where}: {k}", n_num) for k in ("medians", "means", "scales")}
-        if np.any(stats["scales"] <= 0):
-            raise BaselineFileError(f"{where}: scales must be positive")
-        if params.get("missing_level") != MISSING_LEVEL:
-            raise BaselineFileError(f"{where}: missing_level must be '{MISSING_LEVEL}'")
-        levels = read_levels(params, columns, where)
-        texts = texts_from_json(params.get("text"), f"{where}: text", columns.text)
-        width = n_num[0] + sum(map(len, levels)) + sum(len(t.vocabulary) for t in texts)
+        design = read_design(params, columns, where)
+        width = len(columns.numeric) + sum(map(len, design["levels"]))
+        width += sum(len(t.vocabulary) for t in design["texts"])
         coef = floats(params.get("coef"), f"{where}: coef", (width,))
         intercept = number(params.get("intercept"), f"{where}: intercept")
-        return cls(
-            columns, **stats, levels=levels, texts=texts, coef=coef, intercept=intercept, n_jobs=n_jobs
-        )
+        return cls(columns, **design, coef=coef, intercept=intercept, n_jobs=n_jobs)
+
+
+def read_design(params: dict[str, Any], columns: Columns, where: str) -> dict[str, Any]:
+    """The saved preprocessing (medians, means, scales, levels, texts) as the constructor takes it."""
+    n_num = (len(columns.numeric),)
+    stats = {k: floats(params.get(k), f"{where}: {k}", n_num) for k in ("medians", "means", "scales")}
+    if np.any(stats["scales"] <= 0):
+        raise BaselineFileError(f"{where}: scales must be positive")
+    if params.get("missing_level") != MISSING_LEVEL:
+        raise BaselineFileError(f"{where}: missing_level must be '{MISSING_LEVEL}'")
+    levels = read_levels(params, columns, where)
+    texts = texts_from_json(params.get("text"), f"{where}: text", columns.text)
+    return {**stats, "levels": levels, "texts": texts}
 
 
 class NotesComponent(LogisticComponent):

@@ -20,6 +20,7 @@ from ..config import BASELINES
 from ..errors import did_you_mean
 from .common import TASKS, BaselineError, BaselineFileError, check_target, usable_columns
 from .component import Component
+from .kernel import KernelComponent, fit_kernel, kernel_settings
 from .logistic import LogisticComponent, NotesComponent, fit_logistic, fit_notes
 from .scorecard import ScorecardComponent, fit_scorecard
 from .tasks import TaskModel, fit_task_model
@@ -31,6 +32,7 @@ COMPONENTS: dict[str, type[Component]] = {
     "lightgbm": LightGBMComponent,
     "catboost": CatBoostComponent,
     "notes": NotesComponent,
+    "kernel": KernelComponent,
 }
 _FIT: dict[str, Callable[..., Component]] = {
     "logistic": lambda cols, frames, y, seed, n_jobs, params: fit_logistic(
@@ -40,6 +42,7 @@ _FIT: dict[str, Callable[..., Component]] = {
     "lightgbm": fit_lightgbm,
     "catboost": fit_catboost,
     "notes": lambda cols, frames, y, seed, n_jobs, params: fit_notes(cols, frames, y, seed, params),
+    "kernel": lambda cols, frames, y, seed, n_jobs, params: fit_kernel(cols, frames, y, seed, params),
 }
 # arguments credtune sets itself: from the recipe's seed, the cores, the columns and the target kind
 OWNED = frozenset({"random_state", "random_seed", "n_jobs", "thread_count", "variable_names",
@@ -131,6 +134,8 @@ def estimator(name: str, task: str = "binary") -> type:
         from sklearn.linear_model import LogisticRegression, Ridge
 
         return Ridge if regression else LogisticRegression
+    if name == "kernel":
+        return kernel_settings
     if name == "lightgbm":
         from lightgbm import LGBMClassifier, LGBMRegressor
 

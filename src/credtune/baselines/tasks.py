@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .common import BaselineError, Columns
+from .kernel import kernel_settings, prepare_kernel
 from .logistic import LOGISTIC_PARAMS, LogisticComponent, NotesComponent, notes_only, prepare_logistic
 from .trees import (
     CATBOOST_PARAMS,
@@ -91,18 +92,41 @@ def fit_linear(
     n_classes: int,
     params: dict[str, Any] | None = None,
 ) -> TaskModel:
-    """Multinomial logistic regression or Ridge on the binary logistic's design matrix."""
-    from sklearn.linear_model import LogisticRegression, Ridge
-
+    """Multinomial logistic regression or Ridge on the binary logistic's design matrix (the kernel's:
+    on its random features)."""
     cls: type[LogisticComponent] = LogisticComponent
     if name == "notes":
         cls, (columns, frames) = NotesComponent, notes_only(columns, frames)
+    if name == "kernel":
+        settings = kernel_settings(**(params or {}))
+        shell, x = prepare_kernel(columns, frames, seed, settings)
+        c = 1.0 / (settings["alpha"] * len(y))
+        params = {"C": c, "max_iter": settings["max_iter"], "tol": settings["tol"]}
+        if task == "regression":  # Ridge's alpha is the penalty on the sum of squares, not per row
+            params = {"alpha": settings["alpha"] * len(y)}
+        return fit_linear_on(name, shell.columns, shell.features, x, y, seed, task, n_classes, params)
     shell, x = prepare_logistic(cls, columns, frames, seed)
+    return fit_linear_on(name, shell.columns, shell.design, x, y, seed, task, n_classes, params)
+
+
+def fit_linear_on(
+    name: str,
+    columns: Columns,
+    inputs: Callable[[pd.DataFrame, pd.DataFrame, pd.DataFrame], Any],
+    x: Any,
+    y: np.ndarray,
+    seed: int,
+    task: str,
+    n_classes: int,
+    params: dict[str, Any] | None,
+) -> TaskModel:
+    from sklearn.linear_model import LogisticRegression, Ridge
+
     if task == "regression":
         estimator = Ridge(**{"alpha": 1.0, **(params or {})}).fit(x, y)
     else:
         estimator = LogisticRegression(**{**LOGISTIC_PARAMS, **(params or {})}, random_state=seed).fit(x, y)
-    return TaskModel(name, task, n_classes, shell.columns, shell.design, estimator)
+    return TaskModel(name, task, n_classes, columns, inputs, estimator)
 
 
 def fit_lightgbm_task(
@@ -165,7 +189,7 @@ def fit_task_model(
     params: dict[str, Any] | None = None,
 ) -> TaskModel:
     """Baseline ``name`` for a multiclass or regression target (the scorecard is refused earlier)."""
-    if name in ("logistic", "notes"):
+    if name in ("logistic", "notes", "kernel"):
         return fit_linear(name, columns, frames, y, seed, task, n_classes, params)
     fit = {"lightgbm": fit_lightgbm_task, "catboost": fit_catboost_task}[name]
     return fit(columns, frames, y, seed, n_jobs, task, n_classes, params or {})

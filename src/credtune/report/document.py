@@ -20,6 +20,7 @@ MODEL_ORDER = (
     "scorecard",
     "lightgbm",
     "catboost",
+    "kernel",
     "blend",
     "blend_stacked",
 )
@@ -30,6 +31,7 @@ COLORS = {
     "transformer": "#1f77b4",
     "logistic": "#7f7f7f",
     "lightgbm": "#2ca02c",
+    "kernel": "#ff7f0e",
     "blend": "#d62728",
     "blend_stacked": "#9467bd",
 }
