@@ -56,6 +56,11 @@ def kernel_settings(
     return {**settings, "alpha": float(alpha), "max_iter": max_iter, "tol": tol}
 
 
+def inverse_penalty(settings: dict[str, Any], n_rows: int) -> float:
+    """scikit-learn's C for `alpha`, the penalty per training row, on `n_rows` rows."""
+    return 1.0 / (settings["alpha"] * n_rows)
+
+
 CHUNK = 2048  # rows scored at a time: 2,048 x 8,000 features is 131 MB
 
 
@@ -81,7 +86,10 @@ class KernelComponent(LogisticComponent):
     ) -> np.ndarray | sparse.csr_matrix:
         """The random Fourier features of the tabular design, then (optionally) the design itself,
         then the note terms."""
-        x = self.design(num, cat, txt)
+        return self.features_of(self.design(num, cat, txt))
+
+    def features_of(self, x: np.ndarray | sparse.csr_matrix) -> np.ndarray | sparse.csr_matrix:
+        """`features` from an already computed design matrix."""
         width = self.weights.shape[0]
         table = x[:, :width].toarray() if sparse.issparse(x) else x[:, :width]
         blocks: list[Any] = [np.cos(table @ self.weights + self.offsets) * math.sqrt(2.0 / len(self.offsets))]
@@ -161,7 +169,7 @@ def prepare_kernel(
         medians=shell.medians, means=shell.means, scales=shell.scales, levels=shell.levels,
         texts=shell.texts, coef=np.zeros(0), intercept=0.0,
     )  # fmt: skip
-    return model, model.features(*frames)
+    return model, model.features_of(x)
 
 
 def fit_kernel(
@@ -175,8 +183,12 @@ def fit_kernel(
 
     settings = kernel_settings(**(params or {}))
     model, features = prepare_kernel(columns, frames, seed, settings)
-    c = 1.0 / (settings["alpha"] * len(y))
-    clf = LogisticRegression(C=c, max_iter=settings["max_iter"], tol=settings["tol"], random_state=seed)
+    clf = LogisticRegression(
+        C=inverse_penalty(settings, len(y)),
+        max_iter=settings["max_iter"],
+        tol=settings["tol"],
+        random_state=seed,
+    )
     clf.fit(features, y)
     model.coef, model.intercept = clf.coef_.reshape(-1).astype(np.float64), float(clf.intercept_[0])
     return model

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .common import BaselineError, Columns
-from .kernel import kernel_settings, prepare_kernel
+from .kernel import inverse_penalty, kernel_settings, prepare_kernel
 from .logistic import LOGISTIC_PARAMS, LogisticComponent, NotesComponent, notes_only, prepare_logistic
 from .trees import (
     CATBOOST_PARAMS,
@@ -100,8 +100,11 @@ def fit_linear(
     if name == "kernel":
         settings = kernel_settings(**(params or {}))
         shell, x = prepare_kernel(columns, frames, seed, settings)
-        c = 1.0 / (settings["alpha"] * len(y))
-        params = {"C": c, "max_iter": settings["max_iter"], "tol": settings["tol"]}
+        params = {
+            "C": inverse_penalty(settings, len(y)),
+            "max_iter": settings["max_iter"],
+            "tol": settings["tol"],
+        }
         if task == "regression":  # Ridge's alpha is the penalty on the sum of squares, not per row
             params = {"alpha": settings["alpha"] * len(y)}
         return fit_linear_on(name, shell.columns, shell.features, x, y, seed, task, n_classes, params)
