@@ -78,6 +78,19 @@ def test_each_rows_parts_are_its_own_whatever_the_batches(fitted) -> None:
         torch.testing.assert_close(values, alone.parts[name], atol=1e-5, rtol=1e-4)
 
 
+def test_a_pass_over_some_rows_keeps_theirs_and_leaves_the_others_nan(fitted) -> None:
+    """`credtune train` runs the pass over the rows that train only (the test rows are scored from
+    the saved model): those rows' parts are the full pass's, at their own row; the others are NaN."""
+    model, tokenizer, encoded, cache, _ = fitted
+    only = np.arange(0, len(encoded), 3)
+    some = FrozenCache.build(model, encoded, cache.n, tokenizer.pad_token_id, only=only)
+    others = np.setdiff1d(np.arange(len(encoded)), only)
+    for name, values in some.parts.items():
+        assert values.shape == cache.parts[name].shape
+        torch.testing.assert_close(values[only], cache.parts[name][only], atol=1e-5, rtol=1e-4)
+        assert torch.isnan(values[others]).all()
+
+
 def test_the_margin_is_the_students_score(fitted) -> None:
     """The model's margin on every row is the student `fit_linear` fits on the standardized means of
     phi of the training rows (labels: `ridge_labels`; the head reads it back by least squares)."""

@@ -154,9 +154,13 @@ class FrozenCache:
 
     @classmethod
     @torch.no_grad()
-    def build(cls, model: Any, encoded: Any, n: int, pad_id: int, batch_size: int = 16) -> FrozenCache:
-        """Run the frozen bottom once over every row of `encoded`, longest rows first (batches sorted
-        by length carry little padding); with no layer left to train, keep only the first position."""
+    def build(
+        cls, model: Any, encoded: Any, n: int, pad_id: int, batch_size: int = 16, only: Any = None
+    ) -> FrozenCache:
+        """Run the frozen bottom once over every row of `encoded` (or the rows `only` names: the
+        others' states are None, their kept parts NaN, so a use of one shows), longest rows first
+        (batches sorted by length carry little padding); with no layer left to train, keep only
+        the first position."""
         first_only = n == num_layers(model)
         pool = first_only and is_pooled(model)  # the pooling layer is then run at the first position only
         ffn = pool and is_ffn(model)  # then the feature layer's parts are kept, not its output
@@ -177,7 +181,7 @@ class FrozenCache:
         base.eval()
         setattr(holder, attr, layers[:below])
         try:
-            for rows, batch in longest_first(ids, types, lengths, batch_size, pad_id):
+            for rows, batch in longest_first(ids, types, lengths, batch_size, pad_id, only=only):
                 inputs = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
                 mask = inputs["attention_mask"]
                 out = base(**inputs).last_hidden_state
@@ -225,9 +229,10 @@ class FrozenCache:
 
 def _keep(kept: dict[str, torch.Tensor], name: str, rows: np.ndarray, values: torch.Tensor, n: int) -> None:
     """Write a batch's `values` into `kept[name]` at `rows`, made for all `n` rows at its first batch
-    (nothing kept is allocated batch by batch between the batches' own buffers)."""
+    (nothing kept is allocated batch by batch between the batches' own buffers); a row no batch
+    holds stays NaN."""
     if name not in kept:
-        kept[name] = torch.empty((n, values.shape[-1]))
+        kept[name] = torch.full((n, values.shape[-1]), float("nan"))
     kept[name][torch.as_tensor(rows)] = values.float().cpu()
 
 

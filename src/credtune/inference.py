@@ -68,12 +68,20 @@ def padded_batch(
 
 
 def longest_first(
-    ids: Any, types: Any, lengths: np.ndarray, batch_size: int, pad_id: int, left: bool = False
+    ids: Any,
+    types: Any,
+    lengths: np.ndarray,
+    batch_size: int,
+    pad_id: int,
+    left: bool = False,
+    only: np.ndarray | None = None,
 ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
-    """Every row's tokens in padded batches of `batch_size` rows, longest rows first, each with the
-    rows it holds: batches sorted by length carry little padding, and each batch's buffers fit in
-    the freed ones of the batch before, so glibc's heap stays flat (rounds 18-19)."""
-    order = np.argsort(-lengths, kind="stable")
+    """Every row's tokens (or the rows `only` names) in padded batches of `batch_size` rows,
+    longest rows first, each with the rows it holds: batches sorted by length carry little padding,
+    and each batch's buffers fit in the freed ones of the batch before, so glibc's heap stays flat
+    (rounds 18-19)."""
+    rows = np.arange(len(lengths)) if only is None else np.asarray(only, dtype=np.int64)
+    order = rows[np.argsort(-lengths[rows], kind="stable")]
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         yield rows, padded_batch(ids, types, lengths, rows, pad_id, left)

@@ -288,11 +288,13 @@ def build_trainer(
     )
 
 
-def prepare_frozen(recipe: RecipeConfig, model: Any, encoded: Any, tokenizer: Any, cache: Any = None) -> Any:
+def prepare_frozen(
+    recipe: RecipeConfig, model: Any, encoded: Any, tokenizer: Any, cache: Any = None, only: Any = None
+) -> Any:
     """With `model.train_layers: k`, freeze all but the top k layers and return the outputs of its
-    frozen layers for every row of `encoded` (`cache`, when given, is reused: the frozen weights are
-    the pretrained ones, the same in every fold). None when nothing is frozen or the
-    architecture cannot be cached (it is then frozen and run in full)."""
+    frozen layers for every row of `encoded`, or for the rows `only` names (`cache`, when given, is
+    reused: the frozen weights are the pretrained ones, the same in every fold). None when nothing
+    is frozen or the architecture cannot be cached (it is then frozen and run in full)."""
     from .frozen import FrozenCache, can_cache, freeze_bottom, frozen_count
 
     layers = recipe.model.trained_layers(recipe.lora)
@@ -307,11 +309,11 @@ def prepare_frozen(recipe: RecipeConfig, model: Any, encoded: Any, tokenizer: An
             log.info("model.train_layers: %s layers are frozen but not cached", model.config.model_type)
         return cache
     started = time.time()
-    cache = FrozenCache.build(model, encoded, n, tokenizer.pad_token_id)
+    cache = FrozenCache.build(model, encoded, n, tokenizer.pad_token_id, only=only)
     log.info(
         "frozen layers 0-%d: outputs of %d rows computed once in %.1f s",
         n - 1,
-        len(encoded),
+        len(encoded) if only is None else len(only),
         time.time() - started,
     )
     return cache

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 from baseline_data import CATEGORICAL, NUMERIC, installed, make_data
 
@@ -56,6 +57,25 @@ def test_scorecard_binning_arguments_reach_the_bins() -> None:
     for name in numeric:  # at most 2 bins, besides optbinning's Special and Missing rows
         bins = [r for r in rows if r["variable"] == name and r["bin"] not in ("Special", "Missing")]
         assert len(bins) <= 2, (name, bins)
+
+
+@pytest.mark.skipif(not installed("scorecard"), reason="optbinning not installed")
+def test_scorecard_keeps_what_selection_criteria_selects() -> None:
+    """The lean binning process skips the statistics only when no criteria ask for them."""
+    from optbinning import BinningProcess
+
+    from credtune.baselines.common import categorical_frame, numeric_frame
+
+    criteria = {"iv": {"strategy": "highest", "top": 2}}
+    card = _fit("scorecard", {"selection_criteria": criteria})
+    numeric = [c for c in NUMERIC if c != "all_missing"]
+    frame = pd.concat([numeric_frame(TRAIN, numeric), categorical_frame(TRAIN, CATEGORICAL)], axis=1)
+    process = BinningProcess(
+        [*numeric, *CATEGORICAL], categorical_variables=CATEGORICAL, selection_criteria=criteria
+    )
+    chosen = set(process.fit(frame, Y).get_support(names=True))
+    assert len(chosen) == 2 and {v.name for v in card.variables} == chosen
+    assert len(_fit("scorecard", None).variables) > 2
 
 
 def test_regression_takes_the_regressor_arguments() -> None:

@@ -115,7 +115,8 @@ def fit_transformer(
     outputs = [predict_logits(trainer, encoded.select(idx)) for idx in predict]
     ran = settled(recipe, model, task)
     del trainer, model
-    gc.collect()
+    gc.collect()  # the fold's model is in reference cycles (trainer, accelerator): free it now
+    gc.freeze()  # what survives lives all run: later collections need not walk it again
     return outputs, ran
 
 

@@ -94,7 +94,10 @@ def train(
         scale = prep.schema["target_scale"]
         fit_split = {name: standardized(ds, scale) for name, ds in split.items()}
     n_cut = report_cuts(encoded, recipe.model.max_length)
-    cache = prepare_frozen(recipe, model, encoded, tokenizer)
+    # the test rows are scored from the saved model, as `credtune score` will: no cached states
+    cache = prepare_frozen(
+        recipe, model, encoded, tokenizer, only=np.r_[prep.splits["train"], prep.splits["valid"]]
+    )
     held, train_ds = None, fit_split["train"]
     if crossfit:
         frame = prep.table.to_pandas()
