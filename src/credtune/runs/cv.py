@@ -42,6 +42,7 @@ from .folds import (
     fit_transformer,
     fold_recipe,
     fold_spread,
+    freeze_long_lived,
     prepare_inputs,
 )
 
@@ -107,6 +108,7 @@ def _run_repeats(recipe: RecipeConfig, inputs: CvInputs, folds: int, seeds: int,
     fold_of = np.full((seeds, len(y)), -1)
     names = ["transformer", *recipe.baselines, *(["hybrid"] if recipe.model.hybrid else [])]
     crossfit = crossfits(recipe, inputs)
+    freeze_long_lived()
     for s in range(seeds):
         seed = recipe.seed + s
         this_fold = fold_recipe(recipe, seed)

@@ -38,7 +38,7 @@ from ..training import (
     training_arguments,
 )
 from . import DONE_MARKER, RunResult, check_run_dir
-from .folds import CvInputs, crossfit_held
+from .folds import CvInputs, crossfit_held, freeze_long_lived
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ def train(
     cache = prepare_frozen(
         recipe, model, encoded, tokenizer, only=np.r_[prep.splits["train"], prep.splits["valid"]]
     )
+    freeze_long_lived()
     held, train_ds = None, fit_split["train"]
     if crossfit:
         frame = prep.table.to_pandas()
