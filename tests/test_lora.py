@@ -4,6 +4,7 @@ is a plain transformers classifier with no trace of this machine's paths."""
 from __future__ import annotations
 
 import copy
+import gc
 import json
 from pathlib import Path
 
@@ -74,6 +75,7 @@ def test_saved_lora_model_is_plain_and_portable(
         RECIPES / "german_credit_lora.yaml", [*tiny_overrides, "lora.r=4", "baselines=[]", "model.hybrid=[]"]
     )
     train(recipe, out)
+    assert gc.get_freeze_count() == 0  # what the run froze is collectable again once it returns
     model_dir = out / "model"
     assert not (model_dir / "adapter_config.json").exists()
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()

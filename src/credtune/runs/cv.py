@@ -44,6 +44,7 @@ from .folds import (
     fold_spread,
     freeze_long_lived,
     prepare_inputs,
+    thaws_frozen,
 )
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ FOLD_KEYS = ("auc", "ks", "brier")
 RANK_ONLY = ("brier", "log_loss", "ece")  # a rank average is not a probability
 
 
+@thaws_frozen
 def cross_validate(
     recipe: RecipeConfig,
     folds: int = 5,

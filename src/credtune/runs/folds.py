@@ -4,11 +4,13 @@ fine-tune of one fold; used by `runs.cv` (default models) and `runs.cv_kinds` (o
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,8 @@ from ..training import (
     settled,
     training_arguments,
 )
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -122,9 +126,24 @@ def fit_transformer(
 def freeze_long_lived() -> None:
     """Move what lives all run (the libraries, the table, its tokens, the frozen states) out of the
     cyclic collector's reach: each of its full collections walked all of it again (2.5 s of a 48 s
-    quickstart, round 21). Called once the run is set up; its garbage is collected first."""
+    quickstart, round 21). Called once the run is set up, inside a `thaws_frozen` run."""
     gc.collect()
     gc.freeze()
+
+
+def thaws_frozen(run: Callable[..., T]) -> Callable[..., T]:
+    """`run` may call `freeze_long_lived`: what it froze goes back to the collector when `run`
+    returns or raises, so a process that runs again (a notebook, the tests) frees a finished run's
+    model and rows. (`gc.unfreeze` also thaws what a caller froze before: it is then collectable.)"""
+
+    @functools.wraps(run)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return run(*args, **kwargs)
+        finally:
+            gc.unfreeze()
+
+    return wrapper
 
 
 def crossfits(recipe: RecipeConfig, inputs: CvInputs) -> bool:

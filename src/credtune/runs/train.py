@@ -38,11 +38,12 @@ from ..training import (
     training_arguments,
 )
 from . import DONE_MARKER, RunResult, check_run_dir
-from .folds import CvInputs, crossfit_held, freeze_long_lived
+from .folds import CvInputs, crossfit_held, freeze_long_lived, thaws_frozen
 
 log = logging.getLogger(__name__)
 
 
+@thaws_frozen
 def train(
     recipe: RecipeConfig,
     output_dir: str | Path | None = None,
