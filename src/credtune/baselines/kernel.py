@@ -24,7 +24,7 @@ from scipy.special import expit
 
 from .common import BaselineError, BaselineFileError, Columns, dump_json, floats, number, require
 from .component import read_params
-from .logistic import LogisticComponent, prepare_logistic, read_design
+from .logistic import LogisticComponent, prepare_logistic, read_design, tabular_width
 
 
 def kernel_settings(
@@ -91,7 +91,7 @@ class KernelComponent(LogisticComponent):
     def features_of(self, x: np.ndarray | sparse.csr_matrix) -> np.ndarray | sparse.csr_matrix:
         """`features` from an already computed design matrix."""
         width = self.weights.shape[0]
-        table = x[:, :width].toarray() if sparse.issparse(x) else x[:, :width]
+        table = _tabular(x, width)
         blocks: list[Any] = [np.cos(table @ self.weights + self.offsets) * math.sqrt(2.0 / len(self.offsets))]
         if self.linear:
             blocks.append(table)
@@ -122,7 +122,7 @@ class KernelComponent(LogisticComponent):
         params, columns = read_params(cls, paths["params"])
         where = paths["params"].name
         design = read_design(params, columns, where)
-        width = len(columns.numeric) + sum(map(len, design["levels"]))
+        width = tabular_width(columns.numeric, design["levels"])
         n = require(params.get("n_components"), int, f"{where}: n_components")
         if n < 1:
             raise BaselineFileError(f"{where}: n_components must be positive, got {n}")
@@ -143,6 +143,11 @@ class KernelComponent(LogisticComponent):
         )  # fmt: skip
 
 
+def _tabular(x: np.ndarray | sparse.csr_matrix, width: int) -> np.ndarray:
+    """The design's numbers and levels (its first `width` columns), dense: the kernel's input."""
+    return x[:, :width].toarray() if sparse.issparse(x) else x[:, :width]
+
+
 def prepare_kernel(
     columns: Columns,
     frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
@@ -152,10 +157,10 @@ def prepare_kernel(
     """The fitted preprocessing and random features (coefficients still empty) and the training
     feature matrix, shared by the binary component and the multiclass/regression fits."""
     shell, x = prepare_logistic(LogisticComponent, columns, frames, seed)
-    width = len(shell.means) + sum(map(len, shell.levels))
+    width = tabular_width(shell.means, shell.levels)
     if width == 0:
         raise BaselineError("kernel: needs numeric or categorical columns (notes alone: the notes baseline)")
-    table = x[:, :width].toarray() if sparse.issparse(x) else x[:, :width]
+    table = _tabular(x, width)
     gamma = settings["gamma"]
     if gamma == "scale":
         gamma = 1.0 / (2.0 * width * table.var()) if table.var() > 0 else 1.0

@@ -97,11 +97,16 @@ class LogisticComponent(Component):
         params, columns = read_params(cls, paths["params"])
         where = paths["params"].name
         design = read_design(params, columns, where)
-        width = len(columns.numeric) + sum(map(len, design["levels"]))
+        width = tabular_width(columns.numeric, design["levels"])
         width += sum(len(t.vocabulary) for t in design["texts"])
         coef = floats(params.get("coef"), f"{where}: coef", (width,))
         intercept = number(params.get("intercept"), f"{where}: intercept")
         return cls(columns, **design, coef=coef, intercept=intercept, n_jobs=n_jobs)
+
+
+def tabular_width(numeric: Any, levels: list[Any]) -> int:
+    """Columns of the design before the note terms: one per number, one per category level."""
+    return len(numeric) + sum(map(len, levels))
 
 
 def read_design(params: dict[str, Any], columns: Columns, where: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ points table), so the JSON predicts with numpy alone, and optbinning is needed o
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,6 +204,7 @@ def binning_table(binned: Any) -> pd.DataFrame:
     return binned.binning_table.build(add_totals=False)
 
 
+@functools.cache
 def binning_process() -> type:
     """optbinning's `BinningProcess`, less the per-variable statistics (IV, Gini, p-value tests)
     its fit computes for `selection_criteria` when none is set: a third of a scorecard's fit time,
@@ -244,7 +246,7 @@ def fit_scorecard(
     process = process_type(names, categorical_variables=list(columns.categorical), n_jobs=1, **(params or {}))
     process.fit(frame, y)
     kinds = {**dict.fromkeys(columns.numeric, "numeric"), **dict.fromkeys(columns.categorical, "categorical")}
-    selected = process.get_support(names=True)
+    selected = set(process.get_support(names=True))
     variables = [_variable(n, kinds[n], process.get_binned_variable(n)) for n in names if n in selected]
     variables = [v for v in variables if np.ptp(v.transform(frame[v.name])) > 0]
     if not variables:

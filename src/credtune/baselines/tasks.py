@@ -100,13 +100,11 @@ def fit_linear(
     if name == "kernel":
         settings = kernel_settings(**(params or {}))
         shell, x = prepare_kernel(columns, frames, seed, settings)
-        params = {
-            "C": inverse_penalty(settings, len(y)),
-            "max_iter": settings["max_iter"],
-            "tol": settings["tol"],
-        }
         if task == "regression":  # Ridge's alpha is the penalty on the sum of squares, not per row
             params = {"alpha": settings["alpha"] * len(y)}
+        else:
+            penalty = inverse_penalty(settings, len(y))
+            params = {"C": penalty, "max_iter": settings["max_iter"], "tol": settings["tol"]}
         return fit_linear_on(name, shell.columns, shell.features, x, y, seed, task, n_classes, params)
     shell, x = prepare_logistic(cls, columns, frames, seed)
     return fit_linear_on(name, shell.columns, shell.design, x, y, seed, task, n_classes, params)
